@@ -1,0 +1,68 @@
+"""Database tables (sqlmodel). Tables never travel in workflow payloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(**kwargs: object) -> object:
+    return Field(sa_column=sa.Column(sa.DateTime(timezone=True), **kwargs))  # type: ignore[arg-type]
+
+
+class LeadBase(SQLModel):
+    """Who a lead is: the identifiers used for matching and personalisation."""
+
+    email: str | None = Field(default=None, max_length=320, unique=True)
+    npi: str | None = Field(default=None, max_length=10, unique=True)
+    crm_id: str | None = Field(default=None, max_length=100, unique=True)
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+
+
+class Lead(LeadBase, table=True):
+    __tablename__ = "lead"
+
+    lead_id: str = Field(primary_key=True, max_length=40)
+    created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+
+
+class LeadPublic(LeadBase):
+    lead_id: str
+    created_at: datetime
+
+
+class OutboxMessageBase(SQLModel):
+    """One email Leadflow sends, recorded before it is sent (DOMAIN 10)."""
+
+    lead_id: str = Field(index=True, max_length=40)
+    touch_id: str = Field(max_length=100)
+    asset_id: str = Field(max_length=100)
+    asset_version: str = Field(max_length=40)
+    program_version: str = Field(max_length=40)
+    trigger: str = Field(max_length=250)
+    message_id: str = Field(max_length=250)
+    subject: str = Field(max_length=500)
+    status: str = Field(max_length=20, description="sending | sent")
+
+
+class OutboxMessage(OutboxMessageBase, table=True):
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    recipient: str = Field(max_length=320)
+    created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    sent_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class OutboxMessagePublic(OutboxMessageBase):
+    id: int
+    created_at: datetime
+    sent_at: datetime | None

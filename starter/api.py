@@ -1,0 +1,215 @@
+"""The HTTP API: event intake and what ops need to see (DESIGN §5)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.db import make_engine, migrate
+from models.events import EventBatchIn, EventResult, EventsAccepted, LeadEventIn
+from models.lead import DecisionLog, LeadState
+from models.tables import OutboxMessage, OutboxMessagePublic
+from starter.auth import KeyHolder, KeyRing
+from starter.intake import EventPayloadError, parse_events, submit_events, workflow_id
+from starter.settings import Settings
+from starter.temporal import connect
+from workflows.lead import LeadWorkflow
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def make_keyring(settings: Settings, extra: dict[str, str] | None = None) -> KeyRing:
+    """Bootstrap keys from settings, plus e.g. the dev key `leadflow up` creates."""
+    ring = KeyRing()
+    for key in settings.api_keys:
+        ring.add(key.name, key.key.get_secret_value(), key.scopes)
+    for name, key in (extra or {}).items():
+        ring.add(name, key, ("events:write", "leads:read", "sales:act", "compliance:act"))
+    return ring
+
+
+def create_app(
+    settings: Settings,
+    *,
+    client: Client | None = None,
+    engine: Engine | None = None,
+    keyring: KeyRing | None = None,
+) -> FastAPI:
+    """The API; a client and engine passed in are used as they are (tests, `leadflow up`)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if engine is None:
+            app.state.engine = make_engine(settings.resolved_database_url)
+            await asyncio.to_thread(migrate, app.state.engine)
+        if client is None:
+            app.state.client = await connect(settings)
+        yield
+
+    app = FastAPI(
+        title="Leadflow",
+        version="0.1.0",
+        summary="Durable, auditable lead nurturing, routing and sales handoff.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.client = client
+    app.state.engine = engine
+    app.state.keyring = keyring or make_keyring(settings)
+    app.add_exception_handler(EventPayloadError, _payload_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _request_error)  # type: ignore[arg-type]
+    app.include_router(_routes())
+    return app
+
+
+def _payload_error(_: Request, err: EventPayloadError) -> JSONResponse:
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={"message": str(err), "errors": err.problems},
+    )
+
+
+def _request_error(_: Request, err: RequestValidationError) -> JSONResponse:
+    problems = [
+        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()
+    ]
+    message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return JSONResponse(status_code=422, content={"message": message, "errors": problems})
+
+
+def _client(request: Request) -> Client:
+    return request.app.state.client  # type: ignore[no-any-return]
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def require(scope: str) -> Any:
+    """A dependency admitting only keys that hold `scope`."""
+
+    def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    ) -> KeyHolder:
+        if credentials is None:
+            raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'")
+        holder = request.app.state.keyring.holder(credentials.credentials)
+        if holder is None:
+            raise HTTPException(401, "unknown or revoked API key")
+        if scope not in holder.scopes:
+            raise HTTPException(403, f"this API key lacks the '{scope}' scope")
+        return holder  # type: ignore[no-any-return]
+
+    return Depends(check)
+
+
+ClientDep = Annotated[Client, Depends(_client)]
+EngineDep = Annotated[Engine, Depends(_engine)]
+
+EVENT_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        LeadEventIn.model_json_schema(ref_template="#/components/schemas/{model}"),
+                        EventBatchIn.model_json_schema(ref_template="#/components/schemas/{model}"),
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+def _routes() -> Any:
+    from fastapi import APIRouter
+
+    router = APIRouter()
+
+    @router.get("/health", tags=["ops"])
+    async def health(request: Request) -> dict[str, str]:
+        """Liveness of the API and its connections."""
+        return {"status": "ok", "task_queue": request.app.state.settings.task_queue}
+
+    @router.post(
+        "/v1/events",
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["events"],
+        openapi_extra=EVENT_BODY_SCHEMA,
+        dependencies=[require("events:write")],
+        response_model=EventResult | EventsAccepted,
+    )
+    async def post_events(
+        request: Request, client: ClientDep, engine: EngineDep
+    ) -> EventResult | EventsAccepted:
+        """Accept one event or `{"events": [...]}`; 422 names any bad field."""
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type:
+            raise HTTPException(415, "send the events as application/json")
+        events, is_batch = parse_events(await request.body())
+        settings: Settings = request.app.state.settings
+        results = await submit_events(client, engine, settings.task_queue, events)
+        return EventsAccepted(results=results) if is_batch else results[0]
+
+    @router.get(
+        "/v1/outbox",
+        tags=["ops"],
+        dependencies=[require("leads:read")],
+        response_model=list[OutboxMessagePublic],
+    )
+    def outbox(
+        engine: EngineDep, lead_id: Annotated[str | None, Query(max_length=40)] = None
+    ) -> list[OutboxMessage]:
+        """Messages sent, newest first, with asset id and version."""
+        with Session(engine) as session:
+            query = select(OutboxMessage).order_by(OutboxMessage.id.desc())  # type: ignore[union-attr]
+            if lead_id:
+                query = query.where(OutboxMessage.lead_id == lead_id)
+            return list(session.exec(query.limit(500)).all())
+
+    @router.get(
+        "/v1/leads/{lead_id}",
+        tags=["leads"],
+        dependencies=[require("leads:read")],
+        response_model=LeadState,
+    )
+    async def lead_state(lead_id: str, client: ClientDep) -> LeadState:
+        """The lead's state as its workflow holds it now."""
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        return await _query(handle.query(LeadWorkflow.state), lead_id)
+
+    @router.get(
+        "/v1/leads/{lead_id}/decisions",
+        tags=["leads"],
+        dependencies=[require("leads:read")],
+        response_model=DecisionLog,
+    )
+    async def lead_decisions(lead_id: str, client: ClientDep) -> DecisionLog:
+        """The lead's decision log (carried across continue-as-new, so complete)."""
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        return await _query(handle.query(LeadWorkflow.decisions), lead_id)
+
+    return router
+
+
+async def _query(call: Any, lead_id: str) -> Any:
+    try:
+        return await call
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(404, f"no lead {lead_id}") from err
+        raise

@@ -1,0 +1,100 @@
+"""The `leadflow` command line: a thin wrapper over the stack, worker, API and intake service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from models.program import ProgramError
+from starter.devserver import DevServerError
+from starter.logging import configure_logging
+from starter.ports import PortInUseError
+from starter.settings import Settings
+
+app = typer.Typer(
+    help="Leadflow: durable lead nurturing, routing and sales handoff.",
+    pretty_exceptions_enable=False,
+)
+event_app = typer.Typer(help="Send lead events.")
+app.add_typer(event_app, name="event")
+console = Console()
+err_console = Console(stderr=True)
+
+KNOWN_ERRORS = (PortInUseError, ProgramError, DevServerError)
+
+
+@app.command()
+def up() -> None:
+    """Run the embedded stack: Temporal dev server, SMTP sink, worker and API."""
+    from starter.stack import run_stack
+
+    configure_logging()
+    asyncio.run(run_stack(Settings(), announce=lambda line: print(line, flush=True)))
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker against the configured Temporal server."""
+    import worker as worker_module
+
+    asyncio.run(worker_module.main())
+
+
+@app.command()
+def api() -> None:
+    """Run the HTTP API against the configured Temporal server and database."""
+    import uvicorn
+
+    from starter.api import create_app
+
+    configure_logging()
+    settings = Settings()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+
+
+@event_app.command("send")
+def event_send(
+    payload: Annotated[
+        Path, typer.Argument(help="JSON file with one event or {'events': [...]}; - for stdin")
+    ],
+) -> None:
+    """Validate events and deliver them to their leads' workflows."""
+    from models.db import make_engine, migrate
+    from starter.intake import EventPayloadError, parse_events, submit_events
+    from starter.temporal import connect
+
+    body = sys.stdin.buffer.read() if str(payload) == "-" else payload.read_bytes()
+    try:
+        events, _ = parse_events(body)
+    except EventPayloadError as err:
+        err_console.print(f"[red]rejected:[/red] {err}")
+        raise typer.Exit(2) from err
+    settings = Settings()
+
+    async def send() -> None:
+        engine = make_engine(settings.resolved_database_url)
+        migrate(engine)
+        client = await connect(settings)
+        for result in await submit_events(client, engine, settings.task_queue, events):
+            console.print_json(json.dumps(result.model_dump()))
+
+    asyncio.run(send())
+
+
+def main() -> None:
+    """Console-script entry: known start-up problems print one line, not a traceback."""
+    try:
+        app()
+    except KNOWN_ERRORS as err:
+        err_console.print(f"leadflow: {err}", highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

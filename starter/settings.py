@@ -1,0 +1,62 @@
+"""Application settings: the `LEADFLOW_*` environment variables of DESIGN §5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SAMPLE_PROGRAM = Path(__file__).resolve().parent.parent / "program" / "sample.yaml"
+
+
+class ApiKey(BaseModel):
+    """A bootstrap API key given in `LEADFLOW_API_KEYS`."""
+
+    name: str
+    key: SecretStr
+    scopes: list[str]
+
+
+class Settings(BaseSettings):
+    """Every knob Leadflow reads; nothing is read or connected at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+
+    temporal_address: str | None = Field(
+        default=None, description="host:port of an existing Temporal server; unset = embedded"
+    )
+    temporal_namespace: str = "default"
+    task_queue: str = "leadflow"
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset = SQLite file in the data dir"
+    )
+    smtp_host: str | None = Field(default=None, description="unset = embedded SMTP sink")
+    smtp_port: int = 1025
+    program: Path = SAMPLE_PROGRAM
+    api_keys: list[ApiKey] = Field(default_factory=list)
+    data_dir: Path = Path(".leadflow")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    dev_server_port: int = 7233
+    sender_address: str = "Leadflow Medical Education <no-reply@leadflow.example>"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'leadflow.db').resolve()}"
+
+    @property
+    def resolved_temporal_address(self) -> str:
+        """Where the Temporal frontend listens (the embedded dev server when unset)."""
+        return self.temporal_address or f"127.0.0.1:{self.dev_server_port}"
+
+    @property
+    def resolved_smtp_host(self) -> str:
+        return self.smtp_host or "127.0.0.1"
+
+    @property
+    def temporal_ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.dev_server_port + 1000}"

@@ -1,0 +1,59 @@
+"""The Leadflow worker: LeadWorkflow and its activities on the configured task queue.
+
+Run it with `python worker.py` (or `leadflow worker`) against the configured Temporal server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.messaging import MessagingActivities, SmtpTarget
+from activities.program import ProgramActivities
+from models.db import make_engine, migrate
+from models.program import load_program
+from starter.logging import configure_logging
+from starter.settings import Settings
+from starter.temporal import connect
+from workflows.lead import LeadWorkflow
+
+log = structlog.get_logger(__name__)
+ACTIVITY_THREADS = 16
+
+
+def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
+    """The worker `up`, `python worker.py` and the tests all run."""
+    messaging = MessagingActivities(
+        engine, SmtpTarget(settings.resolved_smtp_host, settings.smtp_port), settings.program
+    )
+    program = ProgramActivities(settings.program)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[LeadWorkflow],
+        activities=[program.load_program, messaging.send_touch],
+        activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
+        max_concurrent_activities=ACTIVITY_THREADS,
+    )
+
+
+async def main(client: Client | None = None, settings: Settings | None = None) -> None:
+    """Run the worker until cancelled."""
+    configure_logging()
+    settings = settings or Settings()
+    load_program(settings.program)  # a bad program file stops start-up with the field named
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    client = client or await connect(settings)
+    worker = build_worker(client, settings, engine)
+    log.info("worker started", task_queue=settings.task_queue)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
