@@ -79,9 +79,7 @@ class LeadProfile(LeadFacts):
 
 
 class LeadEventIn(BaseModel):
-    """One event as a service posts it to `POST /v1/events`."""
-
-    model_config = ConfigDict(extra="forbid")
+    """One event as a service posts it to `POST /v1/events` (unknown top-level keys ignored)."""
 
     event_id: str = Field(min_length=1, max_length=200)
     type: EventType
@@ -113,8 +111,6 @@ class LeadEvent(BaseModel):
 
 class EventBatchIn(BaseModel):
     """The batch form of the envelope: `{"events": [...]}`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     events: list[LeadEventIn] = Field(min_length=1, max_length=500)
 

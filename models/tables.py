@@ -12,8 +12,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Timestamps stored and read back as aware UTC datetimes, on SQLite as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
 def _timestamp(**kwargs: object) -> object:
-    return Field(sa_column=sa.Column(sa.DateTime(timezone=True), **kwargs))  # type: ignore[arg-type]
+    return Field(sa_column=sa.Column(UtcDateTime(), **kwargs))  # type: ignore[arg-type]
 
 
 class LeadBase(SQLModel):

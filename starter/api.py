@@ -32,10 +32,10 @@ _bearer = HTTPBearer(auto_error=False)
 def make_keyring(settings: Settings, extra: dict[str, str] | None = None) -> KeyRing:
     """Bootstrap keys from settings, plus e.g. the dev key `leadflow up` creates."""
     ring = KeyRing()
-    for key in settings.api_keys:
-        ring.add(key.name, key.key.get_secret_value(), key.scopes)
-    for name, key in (extra or {}).items():
-        ring.add(name, key, ("events:write", "leads:read", "sales:act", "compliance:act"))
+    for api_key in settings.api_keys:
+        ring.add(api_key.name, api_key.key.get_secret_value(), api_key.scopes)
+    for name, secret in (extra or {}).items():
+        ring.add(name, secret, ("events:write", "leads:read", "sales:act", "compliance:act"))
     return ring
 
 

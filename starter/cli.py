@@ -92,7 +92,7 @@ def main() -> None:
     try:
         app()
     except KNOWN_ERRORS as err:
-        err_console.print(f"leadflow: {err}", highlight=False)
+        err_console.print(f"leadflow: {err}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
 
 

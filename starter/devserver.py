@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import shutil
 import signal
@@ -38,10 +39,8 @@ def temporal_binary() -> str:
 def _die_with_parent() -> None:
     # Linux: the server gets SIGTERM if `leadflow up` dies without cleaning up (e.g. SIGKILL),
     # so a restart never finds the port and the SQLite file held by an orphan.
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class DevServer:

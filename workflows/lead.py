@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -81,10 +82,8 @@ class LeadWorkflow:
         timeout = None
         if self._state.next_touch_at is not None:
             timeout = max(self._state.next_touch_at - workflow.now(), timedelta(0))
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
-        except TimeoutError:
-            pass
 
     def _process_inbox(self) -> None:
         while self._inbox:
@@ -144,14 +143,15 @@ class LeadWorkflow:
                 message_id=result.message_id,
             )
         )
-        if result.status == "sent":
-            self._state.stage = Stage.NURTURING
         outcome = (
             f"sent {result.asset_id} v{result.asset_version}"
             if result.status == "sent"
             else f"not sent: {result.reason}"
         )
         self._decide("timer:first_touch", f"touch.{result.status}", outcome, {"touch_id": touch_id})
+        if result.status == "sent" and self._state.stage is Stage.ENGAGED:
+            self._state.stage = Stage.NURTURING
+            self._decide("timer:first_touch", "stage.first_touch", "stage engaged -> nurturing")
 
     def _decide(
         self, trigger: str, rule_id: str, outcome: str, inputs: dict[str, str] | None = None

@@ -1,0 +1,146 @@
+"""The HTTP API with a real app on the dev server: validation, auth, and the vertical slice."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from models.tables import Lead
+from starter.api import create_app
+from starter.auth import KeyRing
+from starter.intake import workflow_id
+from starter.settings import Settings
+from starter.smtp_sink import SmtpSink
+from tests.conftest import eventually, running_worker, wait_for_messages
+from tests.factories import event_payload
+from workflows.lead import LeadWorkflow
+
+OPS_KEY = "test-ops-key"
+READ_ONLY_KEY = "test-read-only-key"
+
+
+def _keyring() -> KeyRing:
+    ring = KeyRing()
+    ring.add("ops", OPS_KEY, ("events:write", "leads:read"))
+    ring.add("dashboard", READ_ONLY_KEY, ("leads:read",))
+    return ring
+
+
+@pytest.fixture
+async def api(
+    dev_env: WorkflowEnvironment, settings: Settings, engine: Engine
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, client=dev_env.client, engine=engine, keyring=_keyring())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://leadflow.test",
+        headers={"Authorization": f"Bearer {OPS_KEY}"},
+    ) as http:
+        yield http
+
+
+async def _post(api: httpx.AsyncClient, body: Any, **kwargs: Any) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **kwargs.pop("headers", {})}
+    return await api.post("/v1/events", content=content, headers=headers, **kwargs)
+
+
+def _without(field: str) -> dict[str, Any]:
+    payload = event_payload()
+    payload.pop(field)
+    return payload
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_malformed_events_get_422_naming_the_field_and_start_nothing(
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, settings: Settings, engine: Engine
+) -> None:
+    cases: list[tuple[bytes | dict[str, Any], str]] = [
+        (_without("type"), "type"),
+        (event_payload(type="brochure_downloaded"), "type"),
+        (event_payload(occurred_at="23/11/2026"), "occurred_at"),
+        (b"this is not json", "body"),
+    ]
+    for body, field in cases:
+        response = await _post(api, body)
+        assert response.status_code == 422, response.text
+        assert field in [e["field"] for e in response.json()["errors"]]
+        assert field in response.json()["message"]
+
+    with Session(engine) as session:
+        assert session.exec(select(Lead)).all() == []
+    accepted = await _post(api, event_payload())
+    assert accepted.status_code == 202
+    only = workflow_id(accepted.json()["lead_id"])
+
+    async def listed() -> list[str]:
+        query = f"TaskQueue = '{settings.task_queue}'"
+        return [wf.id async for wf in dev_env.client.list_workflows(query)]
+
+    assert await eventually(listed) == [only]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_auth_and_content_type(api: httpx.AsyncClient) -> None:
+    no_key = await _post(api, event_payload(), headers={"Authorization": ""})
+    assert no_key.status_code == 401 and "API key" in no_key.json()["detail"]
+    wrong = await _post(api, event_payload(), headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    read_only = await _post(
+        api, event_payload(), headers={"Authorization": f"Bearer {READ_ONLY_KEY}"}
+    )
+    assert read_only.status_code == 403 and "events:write" in read_only.json()["detail"]
+    text = await api.post("/v1/events", content=b"hello", headers={"Content-Type": "text/plain"})
+    assert text.status_code == 415
+    assert (await api.get("/health")).json()["status"] == "ok"
+    assert (await api.get("/v1/leads/ld_unknown")).status_code == 404
+
+
+async def test_vertical_slice_event_to_email_outbox_and_history(
+    api: httpx.AsyncClient,
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    smtp_server: SmtpSink,
+) -> None:
+    async with running_worker(dev_env.client, settings, engine):
+        response = await _post(api, event_payload())
+        assert response.status_code == 202, response.text
+        body = response.json()
+        assert body["status"] == "accepted" and body["lead_id"].startswith("ld_")
+        lead_id = body["lead_id"]
+
+        [email] = await wait_for_messages(smtp_server, 1)
+
+        async def outbox() -> list[dict[str, Any]]:
+            return (await api.get("/v1/outbox", params={"lead_id": lead_id})).json()  # type: ignore[no-any-return]
+
+        [sent] = await eventually(outbox)
+        state = (await api.get(f"/v1/leads/{lead_id}")).json()
+        decisions = (await api.get(f"/v1/leads/{lead_id}/decisions")).json()["decisions"]
+        handle = dev_env.client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        history = await handle.fetch_history()
+
+    assert email["To"] == "a.rivera@northside-cardio.example"
+    assert (sent["asset_id"], sent["asset_version"], sent["status"]) == (
+        "CVT-EVD-210",
+        "2.0",
+        "sent",
+    )
+    assert sent["message_id"] == email["Message-ID"]
+    assert state["stage"] == "nurturing"
+    assert "touch.sent" in [d["rule_id"] for d in decisions]
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    assert scheduled == ["load_program", "send_touch"]
+    assert "a.rivera" not in history.to_json()  # the history carries no email address

@@ -1,0 +1,117 @@
+"""LeadWorkflow on the time-skipping test server, with its real activities."""
+
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from models.events import LeadEventIn
+from models.lead import LeadState, Stage
+from starter.intake import submit_events, workflow_id
+from starter.settings import Settings
+from starter.smtp_sink import SmtpSink
+from tests.conftest import ProgramFactory, eventually, running_worker, wait_for_messages
+from tests.factories import event_payload
+from workflows.lead import LeadWorkflow
+
+
+async def _submit(env: WorkflowEnvironment, settings: Settings, engine: Engine, **kw) -> str:  # type: ignore[no-untyped-def]
+    event = LeadEventIn.model_validate(event_payload(**kw))
+    [result] = await submit_events(env.client, engine, settings.task_queue, [event])
+    return result.lead_id
+
+
+def _handle(env: WorkflowEnvironment, lead_id: str) -> WorkflowHandle:  # type: ignore[type-arg]
+    return env.client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+
+
+async def _state_when(handle: WorkflowHandle, check) -> LeadState:  # type: ignore[no-untyped-def,type-arg]
+    async def query() -> LeadState | None:
+        state = await handle.query(LeadWorkflow.state)
+        return state if check(state) else None
+
+    return await eventually(query)  # type: ignore[no-any-return]
+
+
+async def test_download_gets_the_follow_up_after_the_programs_delay(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+    make_program: ProgramFactory,
+) -> None:
+    settings.program = make_program(first_touch_delay="P1D")
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        lead_id = await _submit(time_skipping_env, settings, sqlite_engine)
+        handle = _handle(time_skipping_env, lead_id)
+        state = await _state_when(handle, lambda s: s.next_touch_at is not None)
+        assert state.stage is Stage.ENGAGED
+
+        await time_skipping_env.sleep(timedelta(hours=23))
+        assert smtp_server.messages == []  # not a day yet
+
+        await time_skipping_env.sleep(timedelta(hours=2))
+        [email] = await wait_for_messages(smtp_server, 1)
+        state = await _state_when(handle, lambda s: s.touches)
+
+    assert email["X-Leadflow-Asset"] == "CVT-EVD-210;version=2.0"
+    assert state.stage is Stage.NURTURING
+    assert [(t.asset_id, t.asset_version, t.status) for t in state.touches] == [
+        ("CVT-EVD-210", "2.0", "sent")
+    ]
+    rules = [d.rule_id for d in state.decisions]
+    assert rules == ["stage.first_event", "cadence.first_touch", "touch.sent", "stage.first_touch"]
+    assert all(d.program_version == "2026.11.1" for d in state.decisions)
+
+
+async def test_duplicate_delivery_is_ignored_and_sends_once(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+) -> None:
+    payload = event_payload()
+    event = LeadEventIn.model_validate(payload)
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        for _ in range(2):  # at-least-once delivery: the same event twice
+            await submit_events(
+                time_skipping_env.client, sqlite_engine, settings.task_queue, [event]
+            )
+        [result] = await submit_events(
+            time_skipping_env.client,
+            sqlite_engine,
+            settings.task_queue,
+            [LeadEventIn.model_validate(event_payload())],  # a second, distinct download
+        )
+        handle = _handle(time_skipping_env, result.lead_id)
+        await _state_when(handle, lambda s: len(s.recent_event_ids) == 2)
+        await time_skipping_env.sleep(timedelta(seconds=5))
+        await wait_for_messages(smtp_server, 1)
+        state = await _state_when(handle, lambda s: s.touches)
+        await time_skipping_env.sleep(timedelta(minutes=5))
+
+    assert len(smtp_server.messages) == 1
+    duplicates = [d for d in state.decisions if d.rule_id == "event.duplicate"]
+    assert [d.trigger for d in duplicates] == [f"event:{payload['event_id']}"]
+
+
+async def test_a_withdrawn_asset_is_not_sent_and_the_reason_is_logged(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+    make_program: ProgramFactory,
+) -> None:
+    settings.program = make_program(asset_changes={"CVT-EVD-210": {"status": "withdrawn"}})
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        lead_id = await _submit(time_skipping_env, settings, sqlite_engine)
+        handle = _handle(time_skipping_env, lead_id)
+        await _state_when(handle, lambda s: s.next_touch_at is not None)
+        await time_skipping_env.sleep(timedelta(seconds=5))
+        state = await _state_when(handle, lambda s: s.touches)
+
+    assert smtp_server.messages == []
+    assert state.touches[0].status == "blocked"
+    assert state.decisions[-1].outcome == "not sent: asset status is withdrawn"
+    assert state.stage is Stage.ENGAGED
