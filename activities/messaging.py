@@ -24,6 +24,15 @@ from models.tables import Lead, OutboxMessage, utcnow
 
 log = structlog.get_logger(__name__)
 
+
+def activity_log(lead_id: str) -> structlog.typing.FilteringBoundLogger:
+    """A logger bound to the calling workflow and lead (opaque ids only, never PII)."""
+    info = activity.info()
+    return log.bind(  # type: ignore[no-any-return]
+        workflow_id=info.workflow_id, run_id=info.workflow_run_id, lead_id=lead_id
+    )
+
+
 _templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
@@ -97,9 +106,8 @@ class MessagingActivities:
                 row.sent_at = utcnow()
                 session.add(row)
                 session.commit()
-            log.info(
+            activity_log(request.lead_id).info(
                 "touch sent",
-                lead_id=request.lead_id,
                 touch_id=request.touch_id,
                 asset_id=asset.id,
                 asset_version=asset.version,

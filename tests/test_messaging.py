@@ -5,10 +5,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
 
 from activities.messaging import MessagingActivities, SmtpTarget
 from models.events import LeadProfile
-from models.lead import SendTouchInput
+from models.lead import SendTouchInput, SendTouchResult
 from models.tables import OutboxMessage
 from starter.identity import resolve_lead
 from starter.smtp_sink import SmtpSink
@@ -33,8 +34,18 @@ def _touch(
     )
 
 
-def _activities(engine: Engine, sink: SmtpSink, program: Path) -> MessagingActivities:
-    return MessagingActivities(engine, SmtpTarget(sink.host, sink.port), program)
+class _Sender:
+    """Runs the send activity the way a worker does (in an activity context)."""
+
+    def __init__(self, engine: Engine, sink: SmtpSink, program: Path) -> None:
+        self._activities = MessagingActivities(engine, SmtpTarget(sink.host, sink.port), program)
+
+    def send_touch(self, touch: SendTouchInput) -> SendTouchResult:
+        return ActivityEnvironment().run(self._activities.send_touch, touch)  # type: ignore[no-any-return]
+
+
+def _activities(engine: Engine, sink: SmtpSink, program: Path) -> _Sender:
+    return _Sender(engine, sink, program)
 
 
 async def test_sends_the_approved_email_once_per_touch(
