@@ -13,30 +13,40 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.decisions import DecisionArchive
 from activities.messaging import MessagingActivities, SmtpTarget
 from activities.program import ProgramActivities
 from models.db import make_engine, migrate
 from models.program import load_program
 from starter.logging import configure_logging
 from starter.settings import Settings
-from starter.temporal import connect
+from starter.temporal import connect, search_attributes_registered
 from workflows.lead import LeadWorkflow
 
 log = structlog.get_logger(__name__)
 ACTIVITY_THREADS = 16
 
 
-def build_worker(client: Client, settings: Settings, engine: Engine) -> Worker:
-    """The worker `up`, `python worker.py` and the tests all run."""
+def build_worker(
+    client: Client, settings: Settings, engine: Engine, *, search_attributes: bool = False
+) -> Worker:
+    """The worker `up`, `python worker.py` and the tests all run.
+
+    Args:
+        search_attributes: whether the namespace has Leadflow's search attributes, so lead
+            workflows publish their stage, track, queue and score (see
+            `starter.temporal.search_attributes_registered`).
+    """
     messaging = MessagingActivities(
         engine, SmtpTarget(settings.resolved_smtp_host, settings.smtp_port), settings.program
     )
-    program = ProgramActivities(settings.program)
+    program = ProgramActivities(settings.program, search_attributes=search_attributes)
+    archive = DecisionArchive(engine)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[LeadWorkflow],
-        activities=[program.load_program, messaging.send_touch],
+        activities=[program.load_program, messaging.send_touch, archive.archive_decisions],
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
     )
@@ -50,7 +60,9 @@ async def main(client: Client | None = None, settings: Settings | None = None) -
     engine = make_engine(settings.resolved_database_url)
     migrate(engine)
     client = client or await connect(settings)
-    worker = build_worker(client, settings, engine)
+    worker = build_worker(
+        client, settings, engine, search_attributes=await search_attributes_registered(client)
+    )
     log.info("worker started", task_queue=settings.task_queue)
     await worker.run()
 

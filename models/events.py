@@ -89,10 +89,14 @@ class LeadEventIn(BaseModel):
 
 
 class LeadEvent(BaseModel):
-    """An event as the lead workflow receives it: the envelope without identifiers."""
+    """An event as the lead workflow receives it: the envelope without identifiers.
+
+    `type` is a plain string here so that an event of a type this worker does not know is
+    recorded as rejected in the decision log instead of failing to decode.
+    """
 
     event_id: str
-    type: EventType
+    type: str
     occurred_at: AwareDatetime
     lead: LeadFacts = Field(default_factory=LeadFacts)
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -102,7 +106,7 @@ class LeadEvent(BaseModel):
         """Strip the identifiers; the workflow works on the opaque lead id only."""
         return cls(
             event_id=event.event_id,
-            type=event.type,
+            type=event.type.value,
             occurred_at=event.occurred_at,
             lead=event.lead.facts(),
             properties=event.properties,

@@ -33,8 +33,9 @@ class Stage(StrEnum):
 class Decision(BaseModel):
     """One entry of the decision log: what was decided, when, on what, and why."""
 
+    seq: int = 0
     at: datetime
-    trigger: str = Field(description="event:<event_id> or timer:<name>")
+    trigger: str = Field(description="event:<event_id>, timer:<name>, signal:<name> or update")
     rule_id: str
     program_version: str | None = None
     inputs: dict[str, str] = Field(default_factory=dict)
@@ -49,7 +50,61 @@ class TouchRecord(BaseModel):
     asset_version: str | None = None
     status: str
     at: datetime
+    track: str | None = None
     message_id: str | None = None
+
+
+class ScoreItem(BaseModel):
+    """One line of a score's breakdown: which fact or event added how much."""
+
+    source: str
+    points: float
+
+
+class Score(BaseModel):
+    """Fit and engagement, each explained; MQL needs both over threshold and no disqualifier."""
+
+    fit: int = 0
+    engagement: float = 0.0
+    fit_breakdown: list[ScoreItem] = Field(default_factory=list)
+    engagement_breakdown: list[ScoreItem] = Field(default_factory=list)
+    disqualified_by: list[str] = Field(default_factory=list)
+    mql: bool = False
+    as_of: datetime | None = None
+
+
+class Engagement(BaseModel):
+    """A scored behaviour, kept so the engagement score can be recomputed and explained."""
+
+    event_id: str
+    type: str
+    at: datetime
+    points: int
+    topics: list[str] = Field(default_factory=list)
+
+
+class EngagementCarry(BaseModel):
+    """Older engagement folded into one decayed value (exact: decay is multiplicative)."""
+
+    points: float = 0.0
+    as_of: datetime | None = None
+    events: int = 0
+
+
+class Pause(BaseModel):
+    by: str
+    reason: str
+    since: datetime
+    until: datetime | None = None
+
+
+class StopRecord(BaseModel):
+    """An active reason not to send promotional email."""
+
+    rule_id: str
+    reason: str
+    since: datetime
+    trigger: str
 
 
 class LeadState(BaseModel):
@@ -59,18 +114,75 @@ class LeadState(BaseModel):
     stage: Stage = Stage.NEW
     facts: LeadFacts = Field(default_factory=LeadFacts)
     program_version: str | None = None
-    next_touch_at: datetime | None = None
+    track: str | None = None
+    next_asset: str | None = Field(default=None, description="set by a track rule")
+    planned_touch_at: datetime | None = Field(
+        default=None, description="when the cadence wants the next touch, before caps/windows"
+    )
+    first_touch_pending: bool = False
+    next_touch_at: datetime | None = Field(
+        default=None, description="when the next touch will be attempted (timer)"
+    )
     touches: list[TouchRecord] = Field(default_factory=list)
+    touches_total: int = 0
+    engagements: list[Engagement] = Field(default_factory=list)
+    engagement_carry: EngagementCarry = Field(default_factory=EngagementCarry)
+    topics_seen: list[str] = Field(default_factory=list)
+    rule_hits: dict[str, int] = Field(default_factory=dict)
+    sends_since_engagement: int = 0
+    last_click_at: datetime | None = None
+    rest_until: datetime | None = None
+    stops: dict[str, StopRecord] = Field(default_factory=dict)
+    pause: Pause | None = None
+    marketing_objection: bool = Field(
+        default=False, description="DOMAIN 17: after an objection, engagement no longer scores"
+    )
+    owner_queue: str | None = None
+    open_handoff: bool = False
+    score: Score = Field(default_factory=Score)
+    events_total: int = 0
+    runs: int = 1
     recent_event_ids: list[str] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
+    decision_seq: int = 0
 
-    def remember_event(self, event_id: str) -> bool:
+    def remember_event(self, event_id: str, window: int = RECENT_EVENT_IDS) -> bool:
         """Record an event id; False when it was already seen (a duplicate delivery)."""
         if event_id in self.recent_event_ids:
             return False
         self.recent_event_ids.append(event_id)
-        del self.recent_event_ids[:-RECENT_EVENT_IDS]
+        del self.recent_event_ids[:-window]
         return True
+
+
+class EventOutcome(BaseModel):
+    """What one event did: the answer to the `submit_event` update."""
+
+    event_id: str
+    status: str = Field(description="accepted | duplicate | rejected")
+    reason: str | None = None
+    stage_before: Stage
+    stage_after: Stage
+    fit_before: int = 0
+    fit_after: int = 0
+    engagement_before: float = 0.0
+    engagement_after: float = 0.0
+    track: str | None = None
+    next_touch_at: datetime | None = None
+    actions: list[str] = Field(default_factory=list)
+
+
+class PauseRequest(BaseModel):
+    """Sales or ops pause a lead's nurture; `until` resumes it by itself."""
+
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=1000)
+    until: datetime | None = None
+
+
+class ResumeRequest(BaseModel):
+    by: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 class LeadWorkflowInput(BaseModel):
@@ -90,6 +202,15 @@ class DecisionLog(BaseModel):
 
 class LoadProgramInput(BaseModel):
     """Ask for the program in force (the activity reads the configured file)."""
+
+
+class ArchiveDecisionsInput(BaseModel):
+    lead_id: str
+    decisions: list[Decision]
+
+
+class ArchiveDecisionsResult(BaseModel):
+    archived: int
 
 
 class SendTouchInput(BaseModel):
@@ -112,4 +233,5 @@ class SendTouchResult(BaseModel):
 # call activities without importing the database or SMTP code that implements them.
 LOAD_PROGRAM = "load_program"
 SEND_TOUCH = "send_touch"
+ARCHIVE_DECISIONS = "archive_decisions"
 RECORD_EVENT = "record_event"

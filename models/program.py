@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from models.events import EventType
+from models.lead import Stage
 
 
 class AssetStatus(StrEnum):
@@ -69,16 +73,185 @@ class Sender(BaseModel):
     postal_address: str
 
 
-class Cadence(BaseModel):
+class Cap(BaseModel):
+    """At most `max_sends` promotional emails in any rolling `window`."""
+
     model_config = ConfigDict(extra="forbid")
 
-    first_touch_delay: timedelta = Field(description="ISO 8601, e.g. PT2S or P1D")
+    window: timedelta
+    max_sends: int = Field(ge=1)
+
+
+class QuietHours(BaseModel):
+    """Local hours (lead's time zone) when no nurture email goes out; may wrap midnight."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: time
+    end: time
+
+
+class Cadence(BaseModel):
+    """When touches go out. Every duration is ISO 8601."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_touch_delay: timedelta = Field(description="after the event that starts a track")
+    after_click: timedelta = Field(
+        default=timedelta(days=2), description="next touch no later than this after a click"
+    )
+    rest_after: dict[EventType, timedelta] = Field(
+        default_factory=dict, description="event type -> no touch until this long after it"
+    )
+    caps: list[Cap] = Field(default_factory=list)
+    quiet_hours: QuietHours | None = None
+    send_on_weekends: bool = False
+    default_time_zone: str = "America/New_York"
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown IANA time zone {zone!r}") from err
+        return zone
+
+    first_touch_respects_quiet_hours: bool = Field(
+        default=False,
+        description="the reply to a lead's own request may go out at once, at any hour",
+    )
+
+
+class Track(BaseModel):
+    """A nurture path: approved assets in order, sent at the track's interval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval: timedelta
+    assets: list[str] = Field(min_length=1)
+    description: str = ""
+
+
+class When(BaseModel):
+    """Conditions on an event (all given ones must hold)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    types: list[EventType] = Field(default_factory=list)
+    topics_any: list[str] = Field(default_factory=list)
+    roles_any: list[str] = Field(default_factory=list)
+    count_at_least: int = Field(default=1, ge=1, description="matching events so far")
+
+
+class TrackRule(BaseModel):
+    """Ordered rule choosing or moving the lead's track; first match wins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    when: When
+    track: str
+    next_asset: str | None = Field(default=None, description="send this asset next")
+    touch_within: timedelta | None = Field(default=None, description="and no later than this")
+
+
+class Silence(BaseModel):
+    """Sends without any engagement before the lead moves to the slower track."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after_sends: int = Field(ge=1)
+    track: str
+
+
+class Tracks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default: str
+    definitions: dict[str, Track]
+    rules: list[TrackRule] = Field(default_factory=list)
+    silence: Silence | None = None
+
+
+class PointsFor(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topics: list[str]
+    points: int
+
+
+class Territory(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    countries: list[str]
+    points: int
+
+
+class FitWeights(BaseModel):
+    """Fit: who the lead is. Values are points per matching fact."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: dict[str, int] = Field(default_factory=dict)
+    specialty: dict[str, int] = Field(default_factory=dict)
+    org_type: dict[str, int] = Field(default_factory=dict)
+    therapy_area_interest: PointsFor | None = None
+    territory: Territory | None = None
+
+
+class Disqualifiers(BaseModel):
+    """Facts that block MQL whatever the scores (consumers, students, competitors, territory)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[str] = Field(default_factory=list)
+    org_types: list[str] = Field(default_factory=list)
+    out_of_territory: bool = True
+
+
+class Thresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fit: int
+    engagement: int
+
+
+class Scoring(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fit: FitWeights
+    engagement: dict[EventType, int] = Field(description="event type -> points")
+    topic_bonus: dict[str, int] = Field(default_factory=dict, description="topic -> extra points")
+    half_life: timedelta
+    thresholds: Thresholds
+    disqualifiers: Disqualifiers = Field(default_factory=Disqualifiers)
+
+
+class StopRule(BaseModel):
+    """Events that stop promotional sends (or lift earlier stops), optionally moving the stage."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    events: list[EventType]
+    reason: str
+    stops: bool = True
+    stage: Stage | None = None
+    clears: list[str] = Field(default_factory=list, description="stop rule ids this event lifts")
+
+
+class LongLife(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_history_events: int = Field(default=1_500, ge=100, le=40_000)
+    recent_event_ids: int = Field(default=500, ge=10)
 
 
 class ContentMap(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    first_touch: str = Field(description="asset id sent as the first follow-up")
+    first_touch: str = Field(description="asset id sent first when no track rule names one")
 
 
 class Program(BaseModel):
@@ -93,19 +266,43 @@ class Program(BaseModel):
     sender: Sender
     cadence: Cadence
     content: ContentMap
+    tracks: Tracks
+    scoring: Scoring
+    stop_rules: list[StopRule] = Field(default_factory=list)
+    long_life: LongLife = Field(default_factory=LongLife)
     assets: list[Asset] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _content_map_names_assets(self) -> Program:
+    def _references_resolve(self) -> Program:
         ids = {asset.id for asset in self.assets}
         if len(ids) != len(self.assets):
             raise ValueError("asset ids must be unique")
-        if self.content.first_touch not in ids:
-            raise ValueError(f"content.first_touch names unknown asset {self.content.first_touch}")
+        named: list[tuple[str, str | None]] = [("content.first_touch", self.content.first_touch)]
+        for name, track in self.tracks.definitions.items():
+            named += [(f"tracks.definitions.{name}.assets", a) for a in track.assets]
+        named += [(f"tracks.rules.{r.id}.next_asset", r.next_asset) for r in self.tracks.rules]
+        for where, asset_id in named:
+            if asset_id is not None and asset_id not in ids:
+                raise ValueError(f"{where} names unknown asset {asset_id}")
+        tracks = set(self.tracks.definitions)
+        used = [("tracks.default", self.tracks.default)]
+        used += [(f"tracks.rules.{r.id}.track", r.track) for r in self.tracks.rules]
+        if self.tracks.silence:
+            used.append(("tracks.silence.track", self.tracks.silence.track))
+        for where, track_name in used:
+            if track_name not in tracks:
+                raise ValueError(f"{where} names unknown track {track_name}")
         return self
 
     def asset(self, asset_id: str) -> Asset | None:
         return next((a for a in self.assets if a.id == asset_id), None)
+
+
+class ProgramInForce(BaseModel):
+    """The program, and whether the server has Leadflow's search attributes registered."""
+
+    program: Program
+    search_attributes: bool = True
 
 
 class ProgramError(ValueError):

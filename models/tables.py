@@ -83,3 +83,23 @@ class OutboxMessagePublic(OutboxMessageBase):
     id: int
     created_at: datetime
     sent_at: datetime | None
+
+
+class DecisionLogBase(SQLModel):
+    """A decision archived from a finished workflow run (the live run is queried instead)."""
+
+    lead_id: str = Field(index=True, max_length=40)
+    seq: int
+    trigger: str = Field(max_length=250)
+    rule_id: str = Field(max_length=100)
+    program_version: str | None = Field(default=None, max_length=40)
+    inputs: str = Field(default="{}", description="JSON object")
+    outcome: str
+
+
+class DecisionLogEntry(DecisionLogBase, table=True):
+    __tablename__ = "decision_log"
+    __table_args__ = (sa.UniqueConstraint("lead_id", "seq", name="uq_decision_log_lead_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.decisions import archived_decisions
 from models.db import make_engine, migrate
 from models.events import EventBatchIn, EventResult, EventsAccepted, LeadEventIn
 from models.lead import DecisionLog, LeadState
@@ -198,10 +199,14 @@ def _routes() -> Any:
         dependencies=[require("leads:read")],
         response_model=DecisionLog,
     )
-    async def lead_decisions(lead_id: str, client: ClientDep) -> DecisionLog:
-        """The lead's decision log (carried across continue-as-new, so complete)."""
+    async def lead_decisions(lead_id: str, client: ClientDep, engine: EngineDep) -> DecisionLog:
+        """The lead's complete decision log: archived runs, then the running one."""
         handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
-        return await _query(handle.query(LeadWorkflow.decisions), lead_id)
+        live: DecisionLog = await _query(handle.query(LeadWorkflow.decisions), lead_id)
+        archived = await asyncio.to_thread(archived_decisions, engine, lead_id)
+        seen = {d.seq for d in archived}
+        merged = archived + [d for d in live.decisions if d.seq not in seen]
+        return DecisionLog(lead_id=lead_id, decisions=merged)
 
     return router
 

@@ -21,7 +21,7 @@ from starter.devserver import DevServer
 from starter.ports import ensure_port_free
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from starter.temporal import connect
+from starter.temporal import connect, search_attributes_registered
 from worker import build_worker
 
 log = structlog.get_logger(__name__)
@@ -102,7 +102,9 @@ async def _serve(
     announce: Callable[[str], None],
 ) -> None:
     """Start the worker and the API (stopped in reverse order by the exit stack)."""
-    worker = build_worker(client, settings, engine)
+    worker = build_worker(
+        client, settings, engine, search_attributes=await search_attributes_registered(client)
+    )
     worker_task = asyncio.create_task(worker.run())
     stack.push_async_callback(_stop_worker, worker, worker_task)
 

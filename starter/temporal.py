@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+import structlog
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
+from models.search import SEARCH_ATTRIBUTES
 from starter.settings import Settings
 
-# Custom search attributes (no PII): registered on the dev server by `leadflow up` and the tests.
-LEAD_STAGE = SearchAttributeKey.for_keyword("LeadStage")
-LEAD_TRACK = SearchAttributeKey.for_keyword("LeadTrack")
-LEAD_QUEUE = SearchAttributeKey.for_keyword("LeadQueue")
-LEAD_SCORE = SearchAttributeKey.for_int("LeadScore")
-SEARCH_ATTRIBUTES = (LEAD_STAGE, LEAD_TRACK, LEAD_QUEUE, LEAD_SCORE)
+log = structlog.get_logger(__name__)
 
 
 async def connect(settings: Settings) -> Client:
@@ -23,3 +21,20 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
     )
+
+
+async def search_attributes_registered(client: Client) -> bool:
+    """Whether the namespace has Leadflow's search attributes (workflows only upsert then)."""
+    try:
+        response = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError as err:
+        log.warning("cannot list search attributes; leads will not be searchable", error=str(err))
+        return False
+    missing = [key.name for key in SEARCH_ATTRIBUTES if key.name not in response.custom_attributes]
+    if missing:
+        log.warning(
+            "search attributes not registered; leads will not be searchable", missing=missing
+        )
+    return not missing

@@ -142,5 +142,5 @@ async def test_vertical_slice_event_to_email_outbox_and_history(
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
-    assert scheduled == ["load_program", "send_touch"]
+    assert scheduled == ["load_program", "load_program", "send_touch"]  # reloaded at send time
     assert "a.rivera" not in history.to_json()  # the history carries no email address

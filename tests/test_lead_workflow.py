@@ -61,7 +61,17 @@ async def test_download_gets_the_follow_up_after_the_programs_delay(
         ("CVT-EVD-210", "2.0", "sent")
     ]
     rules = [d.rule_id for d in state.decisions]
-    assert rules == ["stage.first_event", "cadence.first_touch", "touch.sent", "stage.first_touch"]
+    assert rules == [
+        "event.recorded",
+        "stage.first_engagement",
+        "track.evidence_download",  # track education-first -> evidence-first
+        "track.evidence_download",  # next asset: the study summary
+        "cadence.first_touch",
+        "cadence.next_touch",
+        "touch.sent",
+        "stage.first_touch",
+        "cadence.next_touch",
+    ]
     assert all(d.program_version == "2026.11.1" for d in state.decisions)
 
 
@@ -113,5 +123,6 @@ async def test_a_withdrawn_asset_is_not_sent_and_the_reason_is_logged(
 
     assert smtp_server.messages == []
     assert state.touches[0].status == "blocked"
-    assert state.decisions[-1].outcome == "not sent: asset status is withdrawn"
+    [blocked] = [d for d in state.decisions if d.rule_id == "touch.blocked"]
+    assert blocked.outcome == "not sent: asset status is withdrawn"
     assert state.stage is Stage.ENGAGED

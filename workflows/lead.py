@@ -1,4 +1,8 @@
-"""LeadWorkflow: one long-lived workflow per lead; its history is the lead's audit record."""
+"""LeadWorkflow: one long-lived workflow per lead; its history is the lead's audit record.
+
+The workflow is a thin shell: handlers and timers feed the pure `LeadEngine`, activities do
+the I/O. It continues as new before its history grows large, archiving its decisions first.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +15,30 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from models.events import LeadEvent
     from models.lead import (
+        ARCHIVE_DECISIONS,
         LOAD_PROGRAM,
         RECORD_EVENT,
         SEND_TOUCH,
-        Decision,
+        ArchiveDecisionsInput,
+        ArchiveDecisionsResult,
         DecisionLog,
+        EventOutcome,
         LeadState,
         LeadWorkflowInput,
         LeadWorkflowResult,
         LoadProgramInput,
+        PauseRequest,
+        ResumeRequest,
         SendTouchInput,
         SendTouchResult,
-        Stage,
-        TouchRecord,
     )
-    from models.program import Program
-    from workflows import cadence
+    from models.program import ProgramInForce
+    from models.search import LEAD_QUEUE, LEAD_SCORE, LEAD_STAGE, LEAD_TRACK
+    from workflows.checks import rejection
+    from workflows.engine import LeadEngine, TouchOrder
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
-MAX_EVENTS_PER_RUN = 1_000
 
 
 @workflow.defn
@@ -38,26 +46,60 @@ class LeadWorkflow:
     @workflow.init
     def __init__(self, input: LeadWorkflowInput) -> None:
         self._state = input.state or LeadState(lead_id=input.lead_id)
-        self._inbox: list[LeadEvent] = []
-        self._events_this_run = 0
-        self._program: Program | None = None
+        self._engine: LeadEngine | None = None
+        self._search_attributes = False
+        self._published: tuple[str, str, str, int] | None = None
+        self._wake = False
 
     @workflow.run
     async def run(self, input: LeadWorkflowInput) -> LeadWorkflowResult:
-        self._program = await self._load_program()
-        while not self._should_continue_as_new():
-            await self._wait_for_event_or_touch()
-            self._process_inbox()
-            if cadence.touch_due(self._state, workflow.now()):
-                await self._send_touch()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        self._process_inbox()
-        workflow.continue_as_new(LeadWorkflowInput(lead_id=self._state.lead_id, state=self._state))
+        engine = await self._load_program()
+        while not self._history_is_long():
+            await self._sleep_until_due(engine)
+            now = workflow.now()
+            engine.resume_if_due(now)
+            if self._state.next_touch_at is not None and self._state.next_touch_at <= now:
+                engine = await self._load_program()
+                await self._touch(engine)
+            self._publish_search_attributes()
+        await self._continue_as_new()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- messages --------------------------------------------------------------------------
 
     @workflow.signal(name=RECORD_EVENT)
-    def record_event(self, event: LeadEvent) -> None:
-        """Queue an event; the run loop applies it (duplicates are dropped there)."""
-        self._inbox.append(event)
+    async def record_event(self, event: LeadEvent) -> None:
+        """Fire-and-forget delivery of one lead event (duplicates are dropped)."""
+        engine = await self._ready()
+        engine.apply_event(event, workflow.now())
+        self._wake = True
+
+    @workflow.update
+    async def submit_event(self, event: LeadEvent) -> EventOutcome:
+        """Deliver one event and answer with what it did."""
+        engine = await self._ready()
+        outcome = engine.apply_event(event, workflow.now())
+        self._wake = True
+        return outcome
+
+    @submit_event.validator
+    def _validate_submit_event(self, event: LeadEvent) -> None:
+        problem = rejection(event)
+        if problem:
+            raise ValueError(problem)
+
+    @workflow.signal
+    async def pause(self, request: PauseRequest) -> None:
+        """Sales or ops pause promotional nurture; nothing pending is dropped."""
+        engine = await self._ready()
+        engine.pause(request, workflow.now())
+        self._wake = True
+
+    @workflow.signal
+    async def resume(self, request: ResumeRequest) -> None:
+        engine = await self._ready()
+        engine.resume(request, workflow.now())
+        self._wake = True
 
     @workflow.query
     def state(self) -> LeadState:
@@ -65,111 +107,113 @@ class LeadWorkflow:
 
     @workflow.query
     def decisions(self) -> DecisionLog:
+        """Decisions of this run; earlier runs' decisions are archived in the database."""
         return DecisionLog(lead_id=self._state.lead_id, decisions=self._state.decisions)
 
-    async def _load_program(self) -> Program:
-        program = await workflow.execute_activity(
+    # -- steps -----------------------------------------------------------------------------
+
+    async def _ready(self) -> LeadEngine:
+        await workflow.wait_condition(lambda: self._engine is not None)
+        assert self._engine is not None
+        return self._engine
+
+    async def _load_program(self) -> LeadEngine:
+        """Load the program in force; a new version applies from this decision on."""
+        loaded = await workflow.execute_activity(
             LOAD_PROGRAM,
             LoadProgramInput(),
-            result_type=Program,
+            result_type=ProgramInForce,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
-        self._state.program_version = program.version
-        return program
+        self._search_attributes = loaded.search_attributes
+        previous = self._state.program_version
+        self._state.program_version = loaded.program.version
+        if self._engine is None:
+            self._engine = LeadEngine(self._state, loaded.program)
+        else:
+            self._engine.program = loaded.program
+        if previous is not None and previous != loaded.program.version:
+            self._engine.decide(
+                workflow.now(),
+                "timer:touch",
+                "program.updated",
+                f"program {previous} -> {loaded.program.version}",
+            )
+            self._engine.replan(workflow.now(), "program.updated")
+        return self._engine
 
-    async def _wait_for_event_or_touch(self) -> None:
-        timeout = None
-        if self._state.next_touch_at is not None:
-            timeout = max(self._state.next_touch_at - workflow.now(), timedelta(0))
+    async def _sleep_until_due(self, engine: LeadEngine) -> None:
+        self._wake = False
+        wake_at = engine.wake_at()
+        timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(0))
         with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
-
-    def _process_inbox(self) -> None:
-        while self._inbox:
-            event = self._inbox.pop(0)
-            self._events_this_run += 1
-            trigger = f"event:{event.event_id}"
-            if not self._state.remember_event(event.event_id):
-                self._decide(trigger, "event.duplicate", "ignored duplicate delivery")
-                continue
-            self._state.facts = event.lead
-            self._apply_event(event, trigger)
-
-    def _apply_event(self, event: LeadEvent, trigger: str) -> None:
-        assert self._program is not None
-        inputs = {"type": event.type.value}
-        if self._state.stage is Stage.NEW:
-            self._state.stage = Stage.ENGAGED
-            self._decide(trigger, "stage.first_event", "stage new -> engaged", inputs)
-        due = cadence.plan_first_touch(self._state, event, self._program, workflow.now())
-        if due is not None:
-            self._state.next_touch_at = due
-            self._decide(
-                trigger,
-                "cadence.first_touch",
-                f"first touch scheduled for {due.isoformat()}",
-                inputs | {"delay": str(self._program.cadence.first_touch_delay)},
+            await workflow.wait_condition(
+                lambda: self._wake or self._history_is_long(), timeout=timeout
             )
 
-    async def _send_touch(self) -> None:
-        assert self._program is not None
-        touch_id = f"touch-{len(self._state.touches) + 1}"
-        asset_id = self._program.content.first_touch
-        self._state.next_touch_at = None
+    async def _touch(self, engine: LeadEngine) -> None:
+        order = engine.begin_touch(workflow.now())
+        if order is None:
+            return
         result = await workflow.execute_activity(
             SEND_TOUCH,
-            SendTouchInput(
-                lead_id=self._state.lead_id,
-                touch_id=touch_id,
-                asset_id=asset_id,
-                trigger="timer:first_touch",
-                program_version=self._program.version,
-            ),
+            self._send_input(order),
             result_type=SendTouchResult,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
-        self._record_touch(touch_id, result)
+        engine.finish_touch(order, result, workflow.now())
 
-    def _record_touch(self, touch_id: str, result: SendTouchResult) -> None:
-        self._state.touches.append(
-            TouchRecord(
-                touch_id=touch_id,
-                asset_id=result.asset_id,
-                asset_version=result.asset_version,
-                status=result.status,
-                at=workflow.now(),
-                message_id=result.message_id,
+    def _send_input(self, order: TouchOrder) -> SendTouchInput:
+        return SendTouchInput(
+            lead_id=self._state.lead_id,
+            touch_id=order.touch_id,
+            asset_id=order.asset_id,
+            trigger=f"timer:touch track={order.track}",
+            program_version=self._state.program_version or "",
+        )
+
+    def _publish_search_attributes(self) -> None:
+        state = self._state
+        values = (
+            state.stage.value,
+            state.track or "",
+            state.owner_queue or "",
+            state.score.fit + int(state.score.engagement),
+        )
+        if not self._search_attributes or values == self._published:
+            return
+        self._published = values
+        workflow.upsert_search_attributes(
+            [
+                LEAD_STAGE.value_set(values[0]),
+                LEAD_TRACK.value_set(values[1]),
+                LEAD_QUEUE.value_set(values[2]),
+                LEAD_SCORE.value_set(values[3]),
+            ]
+        )
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        limit = self._engine.program.long_life.max_history_events if self._engine else 1_500
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
+
+    async def _continue_as_new(self) -> None:
+        """Drain handlers, archive this run's decisions, and carry the state to a new run."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        state = self._state
+        batch = list(state.decisions)
+        if batch:
+            await workflow.execute_activity(
+                ARCHIVE_DECISIONS,
+                ArchiveDecisionsInput(lead_id=state.lead_id, decisions=batch),
+                result_type=ArchiveDecisionsResult,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
             )
-        )
-        outcome = (
-            f"sent {result.asset_id} v{result.asset_version}"
-            if result.status == "sent"
-            else f"not sent: {result.reason}"
-        )
-        self._decide("timer:first_touch", f"touch.{result.status}", outcome, {"touch_id": touch_id})
-        if result.status == "sent" and self._state.stage is Stage.ENGAGED:
-            self._state.stage = Stage.NURTURING
-            self._decide("timer:first_touch", "stage.first_touch", "stage engaged -> nurturing")
-
-    def _decide(
-        self, trigger: str, rule_id: str, outcome: str, inputs: dict[str, str] | None = None
-    ) -> None:
-        self._state.decisions.append(
-            Decision(
-                at=workflow.now(),
-                trigger=trigger,
-                rule_id=rule_id,
-                program_version=self._state.program_version,
-                inputs=inputs or {},
-                outcome=outcome,
-            )
-        )
-        workflow.logger.info("decision", extra={"lead_id": self._state.lead_id, "rule_id": rule_id})
-
-    def _should_continue_as_new(self) -> bool:
-        return (
-            self._events_this_run >= MAX_EVENTS_PER_RUN
-            or workflow.info().is_continue_as_new_suggested()
-        )
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = state.model_copy(update={"runs": state.runs + 1})
+        archived = {d.seq for d in batch}
+        carried.decisions = [d for d in state.decisions if d.seq not in archived]
+        workflow.continue_as_new(LeadWorkflowInput(lead_id=state.lead_id, state=carried))

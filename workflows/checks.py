@@ -1,0 +1,61 @@
+"""Checks on an event inside the workflow: a bad event is rejected and logged, never raised."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from models.events import EventType, LeadEvent
+
+KNOWN_TYPES = frozenset(t.value for t in EventType)
+
+
+class _Props(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _TopicProps(_Props):
+    topics: list[str] = []
+
+
+class _BounceProps(_Props):
+    bounce_type: Literal["hard", "soft"]
+
+
+class _ConsentProps(_Props):
+    channel: str | None = None
+    purpose: str | None = None
+
+
+PROPERTY_MODELS: dict[str, type[_Props]] = {
+    "page_viewed": _TopicProps,
+    "content_downloaded": _TopicProps,
+    "webinar_registered": _TopicProps,
+    "webinar_attended": _TopicProps,
+    "event_attended": _TopicProps,
+    "email_bounced": _BounceProps,
+    "consent_granted": _ConsentProps,
+    "consent_withdrawn": _ConsentProps,
+    "unsubscribed": _ConsentProps,
+}
+
+
+def rejection(event: LeadEvent) -> str | None:
+    """Why the workflow cannot use this event, naming the field; None when it can."""
+    if event.type not in KNOWN_TYPES:
+        return f"type: unknown event type {event.type!r}"
+    model = PROPERTY_MODELS.get(event.type)
+    if model is None:
+        return None
+    try:
+        model.model_validate(event.properties)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return f"properties.{field}: {first['msg']}"
+    return None
+
+
+def prop(event: LeadEvent, name: str) -> Any:
+    return event.properties.get(name)

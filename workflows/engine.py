@@ -1,0 +1,485 @@
+"""The lead's decision core: pure and deterministic, so it runs the same in a workflow, a replay
+and a property test. Every decision it takes is appended to the state's decision log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from models.events import EventType, LeadEvent, LeadFacts
+from models.lead import (
+    Decision,
+    Engagement,
+    EventOutcome,
+    LeadState,
+    Pause,
+    PauseRequest,
+    ResumeRequest,
+    SendTouchResult,
+    Stage,
+    StopRecord,
+    TouchRecord,
+)
+from models.program import Program
+from workflows import cadence, scoring, stages, tracks
+from workflows.checks import prop, rejection
+
+E = EventType
+HIGH_INTENT = frozenset(
+    {E.MEETING_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
+)
+MEDICAL = frozenset({E.MEDICAL_QUESTION, E.TRIAL_QUESTION})
+EMAIL_ENGAGEMENT = frozenset({E.EMAIL_OPENED, E.EMAIL_CLICKED})
+PROMOTIONAL_PURPOSES = frozenset({None, "", "promotional", "marketing", "all"})
+EMAIL_CHANNELS = frozenset({None, "", "email", "all"})
+OPT_OUT = "stop.opt_out"
+TOUCHES_KEPT = 200
+
+
+@dataclass(frozen=True)
+class TouchOrder:
+    """What the workflow should ask the messaging activity to send now."""
+
+    touch_id: str
+    asset_id: str
+    track: str | None
+    first_touch: bool
+
+
+class LeadEngine:
+    """Applies events, pauses and touches to one lead's state under one program version."""
+
+    def __init__(self, state: LeadState, program: Program) -> None:
+        self.state = state
+        self.program = program
+
+    # -- the decision log ------------------------------------------------------------------
+
+    def decide(
+        self,
+        now: datetime,
+        trigger: str,
+        rule_id: str,
+        outcome: str,
+        inputs: dict[str, str] | None = None,
+    ) -> Decision:
+        self.state.decision_seq += 1
+        decision = Decision(
+            seq=self.state.decision_seq,
+            at=now,
+            trigger=trigger,
+            rule_id=rule_id,
+            program_version=self.program.version,
+            inputs=inputs or {},
+            outcome=outcome,
+        )
+        self.state.decisions.append(decision)
+        return decision
+
+    def move_stage(self, now: datetime, trigger: str, target: Stage, rule_id: str) -> bool:
+        """Move through the state machine; an illegal move is refused and logged."""
+        current = self.state.stage
+        if current is target:
+            return False
+        if not stages.can_move(current, target):
+            self.decide(
+                now,
+                trigger,
+                "stage.refused",
+                f"refused {current.value} -> {target.value}",
+                {"requested_by": rule_id},
+            )
+            return False
+        self.state.stage = target
+        self.decide(now, trigger, rule_id, f"stage {current.value} -> {target.value}")
+        return True
+
+    # -- events ----------------------------------------------------------------------------
+
+    def apply_event(self, event: LeadEvent, now: datetime) -> EventOutcome:
+        """Apply one event and return what it did (the answer to `submit_event`)."""
+        state = self.state
+        trigger = f"event:{event.event_id}"
+        outcome = EventOutcome(
+            event_id=event.event_id,
+            status="accepted",
+            stage_before=state.stage,
+            stage_after=state.stage,
+            fit_before=state.score.fit,
+            engagement_before=state.score.engagement,
+        )
+        if not state.remember_event(event.event_id, self.program.long_life.recent_event_ids):
+            self.decide(now, trigger, "event.duplicate", "ignored a duplicate delivery")
+            return self._finish(outcome, "duplicate")
+        state.events_total += 1
+        problem = rejection(event)
+        if problem:
+            self.decide(
+                now, trigger, "event.rejected", f"rejected: {problem}", {"type": event.type}
+            )
+            return self._finish(outcome, "rejected", problem)
+        self._merge_facts(event.lead)
+        etype = E(event.type)
+        self.decide(
+            now, trigger, "event.recorded", f"recorded {etype.value}", {"type": etype.value}
+        )
+        self._apply_stops(etype, event, now, trigger)
+        if etype in MEDICAL:
+            # DOMAIN 4: no commercial score, no stage move, and the text stays out of the log.
+            self.decide(now, trigger, "medical.question", "for medical information; not scored")
+        else:
+            self._apply_engagement(etype, event, now, trigger)
+            self._apply_intent(etype, now, trigger)
+            self._apply_track(event, now, trigger)
+        self.rescore(now, trigger)
+        self.replan(now, trigger)
+        return self._finish(outcome, "accepted")
+
+    def _finish(
+        self, outcome: EventOutcome, status: str, reason: str | None = None
+    ) -> EventOutcome:
+        state = self.state
+        outcome.status, outcome.reason = status, reason
+        outcome.stage_after = state.stage
+        outcome.fit_after, outcome.engagement_after = state.score.fit, state.score.engagement
+        outcome.track, outcome.next_touch_at = state.track, state.next_touch_at
+        trigger = f"event:{outcome.event_id}"
+        outcome.actions = [
+            f"{d.rule_id}: {d.outcome}" for d in state.decisions if d.trigger == trigger
+        ][-20:]
+        return outcome
+
+    def _merge_facts(self, facts: LeadFacts) -> None:
+        known = self.state.facts.model_dump()
+        known.update({k: v for k, v in facts.model_dump().items() if v is not None})
+        self.state.facts = LeadFacts.model_validate(known)
+
+    def _apply_stops(self, etype: EventType, event: LeadEvent, now: datetime, trigger: str) -> None:
+        channel, purpose = prop(event, "channel"), prop(event, "purpose")
+        opts_out = (etype is E.UNSUBSCRIBED and channel in EMAIL_CHANNELS) or (
+            etype is E.CONSENT_WITHDRAWN
+            and channel in EMAIL_CHANNELS
+            and purpose in PROMOTIONAL_PURPOSES
+        )
+        if opts_out:
+            self.state.marketing_objection = True
+            self._stop(now, trigger, OPT_OUT, "consent withdrawn / unsubscribed", Stage.OPTED_OUT)
+        elif etype is E.SPAM_COMPLAINT:
+            self.state.marketing_objection = True
+            self._stop(now, trigger, "stop.spam_complaint", "spam complaint", Stage.OPTED_OUT)
+        elif etype is E.EMAIL_BOUNCED and prop(event, "bounce_type") == "hard":
+            self._stop(now, trigger, "stop.hard_bounce", "hard bounce", None)
+        elif (
+            etype is E.CONSENT_GRANTED
+            and channel in EMAIL_CHANNELS
+            and purpose in PROMOTIONAL_PURPOSES
+        ):
+            self._restart(now, trigger, [OPT_OUT], "consent granted")
+        for rule in self.program.stop_rules:
+            if etype not in rule.events:
+                continue
+            if rule.stops:
+                self._stop(now, trigger, rule.id, rule.reason, rule.stage)
+            elif rule.stage:
+                self.move_stage(now, trigger, rule.stage, rule.id)
+            if rule.clears:
+                self._restart(now, trigger, rule.clears, rule.reason)
+
+    def _stop(
+        self, now: datetime, trigger: str, rule_id: str, reason: str, stage: Stage | None
+    ) -> None:
+        if rule_id not in self.state.stops:
+            self.state.stops[rule_id] = StopRecord(
+                rule_id=rule_id, reason=reason, since=now, trigger=trigger
+            )
+            self.decide(now, trigger, rule_id, f"promotional email stopped: {reason}")
+        if stage is not None:
+            self.move_stage(now, trigger, stage, rule_id)
+
+    def _restart(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None:
+        lifted = [r for r in rule_ids if self.state.stops.pop(r, None) is not None]
+        if not lifted:
+            return
+        if OPT_OUT in lifted:
+            self.state.marketing_objection = False
+            back = Stage.NURTURING if tracks.sent_assets(self.state) else Stage.ENGAGED
+            self.move_stage(now, trigger, back, "restart.consent")
+        self.decide(now, trigger, "restart", f"lifted {', '.join(lifted)}: {reason}")
+
+    def _apply_engagement(
+        self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
+    ) -> None:
+        state, program = self.state, self.program
+        topics = [str(t) for t in (prop(event, "topics") or []) if isinstance(t, str)]
+        for topic in topics:
+            if topic not in state.topics_seen:
+                state.topics_seen.append(topic)
+        rest = program.cadence.rest_after.get(etype)
+        if rest is not None:
+            state.rest_until = max(filter(None, [state.rest_until, now + rest]))
+            self.decide(
+                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
+            )
+        points = scoring.event_points(etype.value, topics, program.scoring)
+        if not points:
+            return
+        if state.marketing_objection:
+            self.decide(
+                now, trigger, "score.objection", "not scored: objection to direct marketing"
+            )
+            return
+        state.sends_since_engagement = 0
+        if state.stage is Stage.NEW:
+            self.move_stage(now, trigger, Stage.ENGAGED, "stage.first_engagement")
+        state.engagement_carry = scoring.add_engagement(
+            state.engagements,
+            state.engagement_carry,
+            Engagement(
+                event_id=event.event_id, type=etype.value, at=now, points=points, topics=topics
+            ),
+            program.scoring.half_life,
+        )
+        if etype is E.EMAIL_CLICKED:
+            state.last_click_at = now
+            soon = now + program.cadence.after_click
+            if state.planned_touch_at is None or soon < state.planned_touch_at:
+                state.planned_touch_at = soon
+                self.decide(
+                    now,
+                    trigger,
+                    "cadence.click",
+                    f"next touch brought forward to {soon.isoformat()}",
+                )
+
+    def _apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
+        if etype not in HIGH_INTENT:
+            return
+        blocked = scoring.disqualifiers(self.state.facts, self.program.scoring)
+        if blocked:
+            self.decide(now, trigger, "intent.blocked", f"fast lane refused: {', '.join(blocked)}")
+            return
+        self.decide(now, trigger, "intent.fast_lane", f"{etype.value}: fast lane to routing")
+        if self.state.stage in stages.NURTURE_STAGES:
+            self.move_stage(now, trigger, Stage.MQL, "intent.fast_lane")
+
+    def _apply_track(self, event: LeadEvent, now: datetime, trigger: str) -> None:
+        state, program = self.state, self.program
+        rule = tracks.match_track_rule(program.tracks.rules, event, state.facts, state.rule_hits)
+        engaged = bool(scoring.event_points(event.type, [], program.scoring))
+        if rule is None and (state.track is not None or not engaged):
+            return
+        target = rule.track if rule else program.tracks.default
+        rule_id = rule.id if rule else "track.default"
+        if target != state.track:
+            before = state.track or "none"
+            state.track = target
+            self.decide(now, trigger, rule_id, f"track {before} -> {target}")
+        if rule and rule.next_asset and rule.next_asset not in tracks.sent_assets(state):
+            state.next_asset = rule.next_asset
+            self.decide(now, trigger, rule_id, f"next asset {rule.next_asset}")
+        if not state.touches and state.planned_touch_at is None:
+            state.planned_touch_at = now + program.cadence.first_touch_delay
+            state.first_touch_pending = True
+            self.decide(
+                now,
+                trigger,
+                "cadence.first_touch",
+                f"first touch planned for {state.planned_touch_at.isoformat()}",
+                {"delay": str(program.cadence.first_touch_delay)},
+            )
+        if rule and rule.touch_within:
+            soon = now + rule.touch_within
+            if state.planned_touch_at is None or soon < state.planned_touch_at:
+                state.planned_touch_at = soon
+                self.decide(now, trigger, rule_id, f"next touch no later than {soon.isoformat()}")
+
+    # -- scores ----------------------------------------------------------------------------
+
+    def rescore(self, now: datetime, trigger: str) -> None:
+        state = self.state
+        state.score = scoring.score(
+            state.facts,
+            state.topics_seen,
+            state.engagements,
+            state.engagement_carry,
+            self.program.scoring,
+            now,
+        )
+        if state.score.mql and state.stage in {
+            Stage.NEW,
+            Stage.ENGAGED,
+            Stage.NURTURING,
+            Stage.RECYCLED,
+        }:
+            self.move_stage(now, trigger, Stage.MQL, "score.mql")
+
+    # -- pause -----------------------------------------------------------------------------
+
+    def pause(self, request: PauseRequest, now: datetime) -> None:
+        self.state.pause = Pause(
+            by=request.by, reason=request.reason, since=now, until=request.until
+        )
+        until = request.until.isoformat() if request.until else "until resumed"
+        self.decide(
+            now,
+            "signal:pause",
+            "manual.pause",
+            f"nurture paused {until}",
+            {"by": request.by, "reason": request.reason},
+        )
+        self.replan(now, "signal:pause")
+
+    def resume(self, request: ResumeRequest, now: datetime, trigger: str = "signal:resume") -> None:
+        inputs = {"by": request.by, "reason": request.reason or ""}
+        if self.state.pause is None:
+            self.decide(now, trigger, "manual.resume", "ignored: not paused", inputs)
+            return
+        self.state.pause = None
+        self.decide(now, trigger, "manual.resume", "nurture resumed", inputs)
+        self.replan(now, trigger)
+
+    def resume_if_due(self, now: datetime) -> None:
+        pause = self.state.pause
+        if pause is not None and pause.until is not None and pause.until <= now:
+            self.resume(
+                ResumeRequest(by="leadflow", reason="pause period ended"), now, "timer:pause_until"
+            )
+
+    # -- touches ---------------------------------------------------------------------------
+
+    def suppression(self) -> str | None:
+        """Why no promotional email may go to this lead at all right now (None = it may)."""
+        state = self.state
+        if state.stops:
+            return "; ".join(sorted(s.reason for s in state.stops.values()))
+        if state.pause is not None:
+            return f"paused by {state.pause.by}: {state.pause.reason}"
+        if state.open_handoff:
+            return "handoff open with sales"
+        if state.stage not in stages.NURTURE_STAGES:
+            return f"stage {state.stage.value}"
+        return None
+
+    def sent_times(self) -> list[datetime]:
+        return [t.at for t in self.state.touches if t.status == "sent"]
+
+    def replan(self, now: datetime, trigger: str) -> None:
+        """Recompute when the next touch will be attempted, and log when it changes."""
+        state, program = self.state, self.program
+        target: datetime | None = None
+        if (
+            self.suppression() is None
+            and state.planned_touch_at is not None
+            and tracks.next_asset(state, program) is not None
+        ):
+            target = cadence.effective_touch_time(
+                max(state.planned_touch_at, now),
+                state,
+                program.cadence,
+                self.sent_times(),
+                first_touch=state.first_touch_pending,
+            )
+        if target != state.next_touch_at:
+            state.next_touch_at = target
+            outcome = f"next touch at {target.isoformat()}" if target else "no touch scheduled"
+            self.decide(now, trigger, "cadence.next_touch", outcome)
+
+    def wake_at(self) -> datetime | None:
+        """When the workflow must wake without an event: a touch or the end of a pause."""
+        times = [self.state.next_touch_at]
+        if self.state.pause is not None:
+            times.append(self.state.pause.until)
+        pending = [t for t in times if t is not None]
+        return min(pending) if pending else None
+
+    def begin_touch(self, now: datetime) -> TouchOrder | None:
+        """The one recorded check at send time; an order to send, or None with the reason logged."""
+        state, program = self.state, self.program
+        trigger = "timer:touch"
+        why_not = self.suppression()
+        if why_not:
+            state.next_touch_at = None
+            self.decide(now, trigger, "touch.suppressed", f"not sent: {why_not}")
+            return None
+        asset_id = tracks.next_asset(state, program)
+        if asset_id is None:
+            state.next_touch_at = state.planned_touch_at = None
+            self.decide(
+                now, trigger, "cadence.track_complete", f"track {state.track} has no unsent asset"
+            )
+            return None
+        blocker = cadence.send_blocker(
+            state, program.cadence, self.sent_times(), now, first_touch=state.first_touch_pending
+        )
+        if blocker:
+            self.decide(now, trigger, "touch.deferred", f"deferred: {blocker}")
+            state.next_touch_at = None
+            self.replan(now, trigger)
+            return None
+        return TouchOrder(
+            touch_id=f"touch-{state.touches_total + 1}",
+            asset_id=asset_id,
+            track=state.track,
+            first_touch=state.first_touch_pending,
+        )
+
+    def finish_touch(self, order: TouchOrder, result: SendTouchResult, now: datetime) -> None:
+        state, program = self.state, self.program
+        trigger = "timer:touch"
+        state.touches.append(
+            TouchRecord(
+                touch_id=order.touch_id,
+                asset_id=result.asset_id,
+                asset_version=result.asset_version,
+                status=result.status,
+                at=now,
+                track=order.track,
+                message_id=result.message_id,
+            )
+        )
+        del state.touches[:-TOUCHES_KEPT]
+        state.touches_total += 1
+        state.first_touch_pending = False
+        if state.next_asset == order.asset_id:
+            state.next_asset = None
+        if result.status == "sent":
+            self.decide(
+                now,
+                trigger,
+                "touch.sent",
+                f"sent {result.asset_id} v{result.asset_version}",
+                {"touch_id": order.touch_id, "track": order.track or ""},
+            )
+            state.sends_since_engagement += 1
+            if state.stage is Stage.ENGAGED:
+                self.move_stage(now, trigger, Stage.NURTURING, "stage.first_touch")
+            self._check_silence(now, trigger)
+        else:
+            self.decide(
+                now,
+                trigger,
+                "touch.blocked",
+                f"not sent: {result.reason}",
+                {"touch_id": order.touch_id, "asset_id": result.asset_id},
+            )
+        interval = program.tracks.definitions[state.track].interval if state.track else None
+        state.planned_touch_at = now + interval if interval else None
+        state.next_touch_at = None
+        self.replan(now, trigger)
+
+    def _check_silence(self, now: datetime, trigger: str) -> None:
+        silence = self.program.tracks.silence
+        state = self.state
+        if silence is None or state.track == silence.track:
+            return
+        if state.sends_since_engagement >= silence.after_sends:
+            before = state.track
+            state.track = silence.track
+            state.next_asset = None
+            self.decide(
+                now,
+                trigger,
+                "track.silence",
+                f"track {before} -> {silence.track}: "
+                f"{state.sends_since_engagement} sends without engagement",
+            )

@@ -1,0 +1,148 @@
+"""Explainable lead scoring: fit (who the lead is) and engagement (what they did, decayed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from models.events import LeadFacts
+from models.lead import Engagement, EngagementCarry, Score, ScoreItem
+from models.program import Scoring
+
+# Engagement kept item by item for the breakdown; older items are folded into the carry.
+ENGAGEMENTS_KEPT = 100
+
+
+def _norm(value: str | None) -> str:
+    return (value or "").strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def fit_score(
+    facts: LeadFacts, topics_seen: Iterable[str], scoring: Scoring
+) -> tuple[int, list[ScoreItem]]:
+    """Points for role, specialty, organisation type, therapy-area interest and territory."""
+    weights = scoring.fit
+    items = []
+    for name, table, value in (
+        ("role", weights.role, facts.role),
+        ("specialty", weights.specialty, facts.specialty),
+        ("org_type", weights.org_type, facts.org_type),
+    ):
+        points = table.get(_norm(value))
+        if points:
+            items.append(ScoreItem(source=f"{name}={_norm(value)}", points=points))
+    interest = weights.therapy_area_interest
+    if interest:
+        matched = sorted(set(topics_seen) & set(interest.topics))
+        if matched:
+            items.append(
+                ScoreItem(
+                    source=f"therapy_area_interest={','.join(matched)}", points=interest.points
+                )
+            )
+    territory = weights.territory
+    if territory and facts.country and facts.country.upper() in territory.countries:
+        items.append(
+            ScoreItem(source=f"territory={facts.country.upper()}", points=territory.points)
+        )
+    return int(sum(item.points for item in items)), items
+
+
+def disqualifiers(facts: LeadFacts, scoring: Scoring) -> list[str]:
+    """Why this lead may not become an MQL whatever its scores (empty when nothing blocks)."""
+    rules = scoring.disqualifiers
+    found = []
+    if _norm(facts.role) in rules.roles:
+        found.append(f"role={_norm(facts.role)}")
+    if _norm(facts.org_type) in rules.org_types:
+        found.append(f"org_type={_norm(facts.org_type)}")
+    territory = scoring.fit.territory
+    if (
+        rules.out_of_territory
+        and territory
+        and facts.country
+        and facts.country.upper() not in territory.countries
+    ):
+        found.append(f"out_of_territory={facts.country.upper()}")
+    return found
+
+
+def event_points(event_type: str, topics: Iterable[str], scoring: Scoring) -> int:
+    """Engagement points one behaviour earns: its type's weight plus topic bonuses."""
+    base = scoring.engagement.get(event_type, 0)  # type: ignore[call-overload]
+    if not base:
+        return 0
+    return int(base + sum(scoring.topic_bonus.get(topic, 0) for topic in set(topics)))
+
+
+def decayed(points: float, age: timedelta, half_life: timedelta) -> float:
+    """`points` after `age`, halving every `half_life` (never grows for negative ages)."""
+    if age <= timedelta(0):
+        return points
+    return points * 0.5 ** (age / half_life)
+
+
+def add_engagement(
+    engagements: list[Engagement], carry: EngagementCarry, item: Engagement, half_life: timedelta
+) -> EngagementCarry:
+    """Append a scored behaviour, folding the oldest into the carry beyond the kept window."""
+    engagements.append(item)
+    while len(engagements) > ENGAGEMENTS_KEPT:
+        oldest = engagements.pop(0)
+        as_of = carry.as_of or oldest.at
+        if oldest.at > as_of:
+            base, as_of = decayed(carry.points, oldest.at - as_of, half_life), oldest.at
+        else:
+            base = carry.points
+        carry = EngagementCarry(
+            points=base + decayed(oldest.points, as_of - oldest.at, half_life),
+            as_of=as_of,
+            events=carry.events + 1,
+        )
+    return carry
+
+
+def engagement_score(
+    engagements: list[Engagement], carry: EngagementCarry, now: datetime, half_life: timedelta
+) -> tuple[float, list[ScoreItem]]:
+    """Decayed engagement at `now`, with one breakdown line per kept behaviour."""
+    items = []
+    if carry.events and carry.as_of is not None:
+        items.append(
+            ScoreItem(
+                source=f"earlier behaviour ({carry.events} events)",
+                points=round(decayed(carry.points, now - carry.as_of, half_life), 2),
+            )
+        )
+    for item in engagements:
+        items.append(
+            ScoreItem(
+                source=f"event:{item.event_id} {item.type}",
+                points=round(decayed(item.points, now - item.at, half_life), 2),
+            )
+        )
+    return round(sum(i.points for i in items), 2), items
+
+
+def score(
+    facts: LeadFacts,
+    topics_seen: Iterable[str],
+    engagements: list[Engagement],
+    carry: EngagementCarry,
+    scoring: Scoring,
+    now: datetime,
+) -> Score:
+    """The full, explained score at `now`."""
+    fit, fit_items = fit_score(facts, topics_seen, scoring)
+    engagement, engagement_items = engagement_score(engagements, carry, now, scoring.half_life)
+    blocked = disqualifiers(facts, scoring)
+    thresholds = scoring.thresholds
+    return Score(
+        fit=fit,
+        engagement=engagement,
+        fit_breakdown=fit_items,
+        engagement_breakdown=engagement_items,
+        disqualified_by=blocked,
+        mql=not blocked and fit >= thresholds.fit and engagement >= thresholds.engagement,
+        as_of=now,
+    )
