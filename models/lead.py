@@ -128,6 +128,9 @@ class LeadState(BaseModel):
     engagements: list[Engagement] = Field(default_factory=list)
     engagement_carry: EngagementCarry = Field(default_factory=EngagementCarry)
     topics_seen: list[str] = Field(default_factory=list)
+    consumed_assets: list[str] = Field(
+        default_factory=list, description="catalog assets the lead downloaded themselves"
+    )
     rule_hits: dict[str, int] = Field(default_factory=dict)
     sends_since_engagement: int = 0
     last_click_at: datetime | None = None

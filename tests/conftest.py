@@ -41,8 +41,10 @@ def installed_binary(name: str) -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server of the test's own (0.1 s to start): leads left running by
+    one test must not hold the shared clock still for the next."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=installed_binary("temporal-test-server"),
@@ -126,12 +128,16 @@ def make_program(tmp_path: Path) -> ProgramFactory:
     """Write a copy of the sample program with changes, e.g. a PT2S first touch."""
 
     def write(
-        first_touch_delay: str = "PT2S", asset_changes: dict[str, dict[str, Any]] | None = None
+        first_touch_delay: str = "PT2S",
+        asset_changes: dict[str, dict[str, Any]] | None = None,
+        change: Callable[[dict[str, Any]], None] | None = None,
     ) -> Path:
         program = yaml.safe_load(SAMPLE_PROGRAM.read_text())
         program["cadence"]["first_touch_delay"] = first_touch_delay
         for asset in program["assets"]:
             asset.update((asset_changes or {}).get(asset["id"], {}))
+        if change is not None:
+            change(program)
         path = tmp_path / f"program-{uuid.uuid4().hex[:6]}.yaml"
         path.write_text(yaml.safe_dump(program, sort_keys=False))
         return path

@@ -214,6 +214,13 @@ class LeadEngine:
         for topic in topics:
             if topic not in state.topics_seen:
                 state.topics_seen.append(topic)
+        asset_id = prop(event, "asset_id")
+        if (
+            etype is E.CONTENT_DOWNLOADED
+            and program.asset(str(asset_id)) is not None
+            and asset_id not in state.consumed_assets
+        ):
+            state.consumed_assets.append(str(asset_id))
         rest = program.cadence.rest_after.get(etype)
         if rest is not None:
             state.rest_until = max(filter(None, [state.rest_until, now + rest]))

@@ -41,8 +41,8 @@ def sent_assets(state: LeadState) -> set[str]:
 
 
 def tried_assets(state: LeadState) -> set[str]:
-    """Assets sent, or refused at send time (not offered again by the track)."""
-    return {t.asset_id for t in state.touches}
+    """Assets sent, refused at send time, or already downloaded: not offered again."""
+    return {t.asset_id for t in state.touches} | set(state.consumed_assets)
 
 
 def next_asset(state: LeadState, program: Program) -> str | None:

@@ -1,0 +1,138 @@
+"""A lead's journey on the time-skipping server: send events, let days pass, read the mail."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from models.events import LeadEventIn
+from models.lead import DecisionLog, LeadState, PauseRequest, ResumeRequest
+from starter.intake import submit_events, workflow_id
+from starter.settings import Settings
+from starter.smtp_sink import SmtpSink
+from tests.conftest import eventually
+from workflows.lead import LeadWorkflow
+
+CLINICIAN = {
+    "email": "a.rivera@northside-cardio.example",
+    "first_name": "Ana",
+    "last_name": "Rivera",
+    "role": "physician",
+    "specialty": "cardiology",
+    "org_type": "hospital",
+    "country": "US",
+    "postal_code": "60611",
+    "time_zone": "America/Chicago",
+}
+
+
+class Journey:
+    """One lead, driven through the real intake service, worker, SMTP server and database."""
+
+    def __init__(
+        self,
+        env: WorkflowEnvironment,
+        settings: Settings,
+        engine: Engine,
+        sink: SmtpSink,
+        **profile: Any,
+    ) -> None:
+        self.env = env
+        self.settings = settings
+        self.engine = engine
+        self.sink = sink
+        self.profile = {**CLINICIAN, **profile}
+        self.lead_id: str | None = None
+
+    @property
+    def handle(self) -> WorkflowHandle[Any, Any]:
+        assert self.lead_id is not None, "send an event first"
+        return self.env.client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(self.lead_id))
+
+    async def event(self, type: str, **properties: Any) -> str:
+        """Deliver one event and wait until the workflow has applied it."""
+        event_id = f"evt-{uuid.uuid4().hex}"
+        event = LeadEventIn.model_validate(
+            {
+                "event_id": event_id,
+                "type": type,
+                "occurred_at": datetime.now(UTC).isoformat(),
+                "lead": self.profile,
+                "properties": properties,
+            }
+        )
+        [result] = await submit_events(
+            self.env.client, self.engine, self.settings.task_queue, [event]
+        )
+        self.lead_id = result.lead_id
+        await self.until(lambda s: event_id in s.recent_event_ids)
+        return event_id
+
+    async def pause(self, by: str, reason: str, until: datetime | None = None) -> None:
+        await self.handle.signal(
+            LeadWorkflow.pause, PauseRequest(by=by, reason=reason, until=until)
+        )
+        await self.until(lambda s: s.pause is not None)
+
+    async def resume(self, by: str, reason: str | None = None) -> None:
+        await self.handle.signal(LeadWorkflow.resume, ResumeRequest(by=by, reason=reason))
+        await self.until(lambda s: s.pause is None)
+
+    async def state(self) -> LeadState:
+        return await self.handle.query(LeadWorkflow.state)  # type: ignore[no-any-return]
+
+    async def decisions(self) -> DecisionLog:
+        return await self.handle.query(LeadWorkflow.decisions)  # type: ignore[no-any-return]
+
+    async def until(self, check: Any) -> LeadState:
+        """Poll the workflow's state until `check(state)` holds (real time, with a deadline)."""
+
+        async def probe() -> LeadState | None:
+            state = await self.state()
+            return state if check(state) else None
+
+        return await eventually(probe)  # type: ignore[no-any-return]
+
+    async def days(self, days: float) -> None:
+        """Let `days` pass on the server's clock, stopping at every wake-up of the workflow so
+        each touch due in between is sent (its activities run in real time) in order."""
+        target = await self._server_now() + timedelta(days=days)
+        for _ in range(500):
+            state = await self.state()
+            wakes = [state.next_touch_at, state.pause.until if state.pause else None]
+            due = min((w for w in wakes if w is not None), default=None)
+            now = await self._server_now()
+            if due is None or due >= target:
+                if target > now:
+                    await self.env.sleep(target - now)
+                await self._settle()
+                return
+            await self.env.sleep(max(due - now, timedelta(0)) + timedelta(seconds=1))
+            await self._settle()
+        raise AssertionError("the lead kept waking up without making progress")
+
+    async def _settle(self) -> None:
+        # A touch that came due runs its activities in real time: wait until nothing is due.
+        for _ in range(200):
+            state = await self.state()
+            due = state.next_touch_at
+            if due is None or due > await self._server_now():
+                return
+            await asyncio.sleep(0.02)
+
+    async def _server_now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    def emails(self) -> list[EmailMessage]:
+        to = self.profile["email"]
+        return [m for m in self.sink.messages if m["To"] == to]
+
+    def assets_emailed(self) -> list[str]:
+        return [str(m["X-Leadflow-Asset"]).split(";")[0] for m in self.emails()]

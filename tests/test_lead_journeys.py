@@ -1,0 +1,214 @@
+"""The seed behaviours, cadence, pause and stop rules, on the time-skipping server with the
+sample program's real durations (days and weeks)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from models.lead import Stage
+from models.program import Program, load_program
+from starter.settings import SAMPLE_PROGRAM, Settings
+from starter.smtp_sink import SmtpSink
+from tests.conftest import ProgramFactory, running_worker
+from tests.journey import Journey
+
+NewJourney = Callable[..., Journey]
+
+
+@pytest.fixture
+def journey_program() -> Path:
+    """The program the journey runs; a test may parametrize it indirectly."""
+    return SAMPLE_PROGRAM
+
+
+@pytest.fixture
+async def journey(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+    journey_program: Path,
+) -> AsyncIterator[NewJourney]:
+    settings.program = journey_program
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        yield lambda **profile: Journey(
+            time_skipping_env, settings, sqlite_engine, smtp_server, **profile
+        )
+
+
+async def test_evidence_brochure_leads_to_study_summary_then_webinar(journey: NewJourney) -> None:
+    lead = journey()
+    await lead.event(
+        "content_downloaded",
+        asset_id="CVT-EVD-200",
+        title="CORVA-HF evidence brochure",
+        topics=["evidence"],
+    )
+    await lead.days(1)
+    assert lead.assets_emailed() == ["CVT-EVD-210"]  # the approved study summary, next
+    await lead.event("email_opened", message_id=lead.emails()[0]["Message-ID"])
+    await lead.days(8)
+    assert lead.assets_emailed() == ["CVT-EVD-210", "CVT-EVT-300"]  # then the webinar invite
+    state = await lead.state()
+    assert state.track == "evidence-first"
+    assert state.stage is Stage.NURTURING
+
+
+async def test_mechanism_and_endpoint_page_views_lead_to_the_webinar_invitation(
+    journey: NewJourney,
+) -> None:
+    lead = journey()
+    for topic in ("mechanism_of_action", "endpoints", "mechanism_of_action"):
+        await lead.event("page_viewed", url=f"https://corvanta.example/{topic}", topics=[topic])
+    await lead.days(3)
+    assert lead.assets_emailed()[0] == "CVT-EVT-300"
+    decisions = (await lead.decisions()).decisions
+    assert "track.evidence_interest" in [d.rule_id for d in decisions]
+
+
+async def test_event_registrant_who_opens_nothing_gets_fewer_sends(journey: NewJourney) -> None:
+    silent = journey(email="silent.registrant@clinic.example")
+    engaged = journey(email="engaged.registrant@clinic.example")
+    for lead in (silent, engaged):
+        await lead.event("webinar_registered", event_name="CORVA-HF symposium", topics=["evidence"])
+    opened: set[str] = set()
+    for _ in range(21):  # three weeks; the engaged registrant opens every email
+        await silent.days(1)
+        for message in engaged.emails():
+            if message["Message-ID"] not in opened:
+                opened.add(message["Message-ID"])
+                await engaged.event("email_opened", message_id=message["Message-ID"])
+    silent_state = await silent.state()
+    assert silent_state.track == "re-engagement"
+    assert len(silent.emails()) < len(engaged.emails())
+    assert (await engaged.state()).track == "event-follow-up"
+    assert "track.silence" in [d.rule_id for d in silent_state.decisions]
+
+
+async def test_clinician_downloading_the_dosing_guide_moves_to_practical_use(
+    journey: NewJourney,
+) -> None:
+    lead = journey()
+    await lead.event("page_viewed", url="https://corvanta.example/hcp", topics=["heart_failure"])
+    assert (await lead.state()).track == "education-first"
+    await lead.event(
+        "content_downloaded",
+        asset_id="CVT-PRA-400",
+        title="Dosing and titration guide",
+        topics=["dosing"],
+    )
+    await lead.days(1)
+    state = await lead.state()
+    assert state.track == "solution-fit"
+    assert lead.assets_emailed() == ["CVT-PRA-410"]  # not the guide they already have
+
+
+async def test_pause_holds_every_send_and_resume_sends_again(journey: NewJourney) -> None:
+    lead = journey()
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    await lead.days(1)
+    assert len(lead.emails()) == 1
+    await lead.pause(by="rep.jordan", reason="in active conversation with the practice")
+    await lead.days(21)
+    assert len(lead.emails()) == 1  # nothing promotional while paused
+    await lead.resume(by="rep.jordan", reason="conversation closed")
+    await lead.days(4)
+    assert lead.assets_emailed() == ["CVT-EVD-210", "CVT-EVT-300"]
+    manual = [d for d in (await lead.decisions()).decisions if d.rule_id.startswith("manual.")]
+    assert [(d.rule_id, d.inputs["by"]) for d in manual] == [
+        ("manual.pause", "rep.jordan"),
+        ("manual.resume", "rep.jordan"),
+    ]
+    assert manual[0].inputs["reason"] == "in active conversation with the practice"
+
+
+async def test_pause_until_resumes_by_itself(journey: NewJourney) -> None:
+    lead = journey()
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    await lead.days(1)
+    now = await lead.env.get_current_time()
+    await lead.pause(by="rep.jordan", reason="congress week", until=now + timedelta(days=10))
+    await lead.days(9)
+    assert len(lead.emails()) == 1
+    await lead.days(4)
+    assert len(lead.emails()) == 2
+    state = await lead.state()
+    assert state.pause is None
+    resumed = [d for d in state.decisions if d.rule_id == "manual.resume"]
+    assert resumed[-1].trigger == "timer:pause_until"
+
+
+async def test_opt_out_mid_cadence_stops_all_further_email(journey: NewJourney) -> None:
+    lead = journey()
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    await lead.days(1)
+    assert len(lead.emails()) == 1
+    await lead.event("unsubscribed", channel="email")
+    await lead.event("email_clicked", message_id=lead.emails()[0]["Message-ID"])
+    await lead.days(60)
+    assert len(lead.emails()) == 1
+    state = await lead.state()
+    assert state.stage is Stage.OPTED_OUT
+    assert "stop.opt_out" in state.stops
+    assert state.marketing_objection
+    rules = [d.rule_id for d in state.decisions]
+    assert "score.objection" in rules  # the click after the objection was not scored
+
+
+@pytest.fixture
+def one_send_a_week(make_program: ProgramFactory) -> Path:
+    """The sample program with a long track and a tight cap, so the cap is what binds."""
+
+    def change(program: dict[str, Any]) -> None:
+        program["cadence"]["caps"] = [{"window": "P7D", "max_sends": 1}]
+        program["tracks"]["definitions"]["event-follow-up"]["assets"] = [
+            asset["id"] for asset in program["assets"]
+        ]
+
+    return make_program(change=change)
+
+
+async def test_caps_and_quiet_hours_hold_for_a_lead_who_clicks_everything(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+    one_send_a_week: Path,
+) -> None:
+    settings.program = one_send_a_week
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        await _click_everything(
+            Journey(time_skipping_env, settings, sqlite_engine, smtp_server),
+            load_program(one_send_a_week),
+        )
+
+
+async def _click_everything(lead: Journey, program: Program) -> None:
+    await lead.event("webinar_registered", event_name="CORVA-HF symposium", topics=["evidence"])
+    clicked: set[str] = set()
+    for _ in range(30):
+        await lead.days(1)
+        for touch in (await lead.state()).touches:
+            if touch.touch_id not in clicked:
+                clicked.add(touch.touch_id)
+                await lead.event("email_clicked", message_id=touch.message_id or "")
+    sent = [t.at for t in (await lead.state()).touches if t.status == "sent"]
+    assert len(sent) >= 4  # clicks ask for a touch every 2 days; the cap allows one a week
+    assert all(later - earlier >= timedelta(days=7) for earlier, later in pairwise(sent))
+    for cap in program.cadence.caps:
+        for t in sent:
+            assert sum(1 for other in sent if t - cap.window < other <= t) <= cap.max_sends
+    zone = ZoneInfo("America/Chicago")
+    for t in sent[1:]:  # the first touch answers the registration at once
+        local = t.astimezone(zone)
+        assert local.weekday() < 5, f"sent on a weekend: {local}"
+        assert 8 <= local.hour < 20, f"sent in quiet hours: {local}"
