@@ -127,6 +127,12 @@ class EventResult(BaseModel):
     status: str = Field(description="accepted | duplicate")
 
 
+class EventDecided(EventResult):
+    """The answer to `POST /v1/events?wait=true`: the result plus what the event did."""
+
+    outcome: dict[str, Any]
+
+
 class EventsAccepted(BaseModel):
     """The 202 answer to `POST /v1/events`."""
 

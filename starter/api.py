@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security, s
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.client import Client
@@ -18,11 +19,17 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.decisions import archived_decisions
 from models.db import make_engine, migrate
-from models.events import EventBatchIn, EventResult, EventsAccepted, LeadEventIn
-from models.lead import DecisionLog, LeadState
+from models.events import EventBatchIn, EventDecided, EventResult, EventsAccepted, LeadEventIn
+from models.lead import DecisionLog, LeadState, PauseRequest, ResumeRequest
 from models.tables import OutboxMessage, OutboxMessagePublic
 from starter.auth import KeyHolder, KeyRing
-from starter.intake import EventPayloadError, parse_events, submit_events, workflow_id
+from starter.intake import (
+    EventPayloadError,
+    parse_events,
+    submit_event_and_wait,
+    submit_events,
+    workflow_id,
+)
 from starter.settings import Settings
 from starter.temporal import connect
 from workflows.lead import LeadWorkflow
@@ -152,17 +159,35 @@ def _routes() -> Any:
         tags=["events"],
         openapi_extra=EVENT_BODY_SCHEMA,
         dependencies=[require("events:write")],
-        response_model=EventResult | EventsAccepted,
+        response_model=EventResult | EventsAccepted | EventDecided,
     )
     async def post_events(
-        request: Request, client: ClientDep, engine: EngineDep
-    ) -> EventResult | EventsAccepted:
+        request: Request,
+        client: ClientDep,
+        engine: EngineDep,
+        wait: Annotated[
+            bool, Query(description="single event only: wait for the lead's decision")
+        ] = False,
+    ) -> EventResult | EventsAccepted | EventDecided:
         """Accept one event or `{"events": [...]}`; 422 names any bad field."""
         content_type = request.headers.get("content-type", "")
         if "json" not in content_type:
             raise HTTPException(415, "send the events as application/json")
         events, is_batch = parse_events(await request.body())
         settings: Settings = request.app.state.settings
+        if wait:
+            if is_batch:
+                raise HTTPException(422, "wait=true takes one event, not a batch")
+            lead_id, outcome = await submit_event_and_wait(
+                client, engine, settings.task_queue, events[0]
+            )
+            status_ = "duplicate" if outcome.status == "duplicate" else "accepted"
+            return EventDecided(
+                event_id=outcome.event_id,
+                lead_id=lead_id,
+                status=status_,
+                outcome=outcome.model_dump(mode="json"),
+            )
         results = await submit_events(client, engine, settings.task_queue, events)
         return EventsAccepted(results=results) if is_batch else results[0]
 
@@ -208,7 +233,60 @@ def _routes() -> Any:
         merged = archived + [d for d in live.decisions if d.seq not in seen]
         return DecisionLog(lead_id=lead_id, decisions=merged)
 
+    @router.post(
+        "/v1/leads/{lead_id}/pause",
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["sales"],
+        response_model=ManualAction,
+    )
+    async def pause_lead(
+        lead_id: str,
+        body: PauseBody,
+        client: ClientDep,
+        holder: Annotated[KeyHolder, require("sales:act")],
+    ) -> ManualAction:
+        """Pause promotional nurture for one lead; the acting key's name is the actor."""
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        request = PauseRequest(by=holder.name, reason=body.reason, until=body.until)
+        await _query(handle.signal(LeadWorkflow.pause, request), lead_id)
+        return ManualAction(lead_id=lead_id, action="pause", by=holder.name)
+
+    @router.post(
+        "/v1/leads/{lead_id}/resume",
+        status_code=status.HTTP_202_ACCEPTED,
+        tags=["sales"],
+        response_model=ManualAction,
+    )
+    async def resume_lead(
+        lead_id: str,
+        client: ClientDep,
+        holder: Annotated[KeyHolder, require("sales:act")],
+        body: ResumeBody | None = None,
+    ) -> ManualAction:
+        """Resume a paused lead's nurture."""
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        request = ResumeRequest(by=holder.name, reason=body.reason if body else None)
+        await _query(handle.signal(LeadWorkflow.resume, request), lead_id)
+        return ManualAction(lead_id=lead_id, action="resume", by=holder.name)
+
     return router
+
+
+class ManualAction(BaseModel):
+    """A manual intervention, accepted for delivery to the lead (it shows in the decision log)."""
+
+    lead_id: str
+    action: str
+    by: str
+
+
+class PauseBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000)
+    until: AwareDatetime | None = None
+
+
+class ResumeBody(BaseModel):
+    reason: str | None = Field(default=None, max_length=1000)
 
 
 async def _query(call: Any, lead_id: str) -> Any:

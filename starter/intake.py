@@ -10,11 +10,11 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from models.events import EventBatchIn, EventResult, LeadEvent, LeadEventIn
-from models.lead import RECORD_EVENT, LeadWorkflowInput
+from models.lead import RECORD_EVENT, EventOutcome, LeadWorkflowInput
 from starter.identity import resolve_lead
 from workflows.lead import LeadWorkflow
 
@@ -81,6 +81,31 @@ async def submit_events(
         log.info("event accepted", lead_id=lead_id, event_type=event.type.value)
         results.append(EventResult(event_id=event.event_id, lead_id=lead_id, status="accepted"))
     return results
+
+
+async def submit_event_and_wait(
+    client: Client, engine: Engine, task_queue: str, event: LeadEventIn
+) -> tuple[str, EventOutcome]:
+    """Deliver one event by update-with-start and return the lead id and the decision.
+
+    The update id is the event id, so the server itself drops a repeated delivery.
+    """
+    lead_id = await asyncio.to_thread(_resolve, engine, event)
+    start = WithStartWorkflowOperation(
+        LeadWorkflow.run,
+        LeadWorkflowInput(lead_id=lead_id),
+        id=workflow_id(lead_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    outcome = await client.execute_update_with_start_workflow(
+        LeadWorkflow.submit_event,
+        LeadEvent.from_intake(event),
+        start_workflow_operation=start,
+        id=event.event_id,
+    )
+    log.info("event decided", lead_id=lead_id, event_type=event.type.value, status=outcome.status)
+    return lead_id, outcome
 
 
 def _resolve(engine: Engine, event: LeadEventIn) -> str:

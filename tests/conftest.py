@@ -161,9 +161,9 @@ def settings(
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, engine: Engine
+    client: Client, settings: Settings, engine: Engine, *, search_attributes: bool = False
 ) -> AsyncIterator[Worker]:
-    worker = build_worker(client, settings, engine)
+    worker = build_worker(client, settings, engine, search_attributes=search_attributes)
     async with worker:
         yield worker
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from models.events import LeadEventIn
@@ -86,7 +87,17 @@ class Journey:
         await self.until(lambda s: s.pause is None)
 
     async def state(self) -> LeadState:
-        return await self.handle.query(LeadWorkflow.state)  # type: ignore[no-any-return]
+        # A query that lands while a run is handing over to the next (continue-as-new) can be
+        # lost by the test server; ask again rather than wait out the default RPC timeout.
+        for _ in range(10):
+            try:
+                return await self.handle.query(  # type: ignore[no-any-return]
+                    LeadWorkflow.state, rpc_timeout=timedelta(seconds=3)
+                )
+            except RPCError as err:
+                if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                    raise
+        raise AssertionError("the lead's workflow did not answer its state query")
 
     async def decisions(self) -> DecisionLog:
         return await self.handle.query(LeadWorkflow.decisions)  # type: ignore[no-any-return]

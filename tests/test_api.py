@@ -144,3 +144,65 @@ async def test_vertical_slice_event_to_email_outbox_and_history(
     ]
     assert scheduled == ["load_program", "load_program", "send_touch"]  # reloaded at send time
     assert "a.rivera" not in history.to_json()  # the history carries no email address
+
+
+SALES_KEY = "test-sales-key"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_ops_and_sales_see_and_steer_a_lead(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    smtp_server: SmtpSink,
+) -> None:
+    ring = _keyring()
+    ring.add("rep.jordan", SALES_KEY, ("sales:act", "leads:read"))
+    app = create_app(settings, client=dev_env.client, engine=engine, keyring=ring)
+    headers = {"Authorization": f"Bearer {OPS_KEY}"}
+    sales = {"Authorization": f"Bearer {SALES_KEY}"}
+    async with (
+        running_worker(dev_env.client, settings, engine, search_attributes=True),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://leadflow.test", headers=headers
+        ) as api,
+    ):
+        payload = event_payload()
+        decided = await _post(api, payload, params={"wait": "true"})
+        assert decided.status_code == 202, decided.text
+        outcome = decided.json()["outcome"]
+        lead_id = decided.json()["lead_id"]
+        assert (outcome["stage_before"], outcome["stage_after"]) == ("new", "engaged")
+        assert outcome["engagement_after"] > outcome["engagement_before"]
+        assert outcome["track"] == "evidence-first"
+        again = await _post(api, payload, params={"wait": "true"})  # a redelivery
+        assert again.json() == decided.json()  # the server answers it from the first update
+
+        await wait_for_messages(smtp_server, 1)
+        state = (await api.get(f"/v1/leads/{lead_id}")).json()
+        assert state["events_total"] == 1  # applied once
+        assert state["stage"] == "nurturing" and state["track"] == "evidence-first"
+        assert state["next_touch_at"] is not None
+        sources = [item["source"] for item in state["score"]["fit_breakdown"]]
+        assert "role=physician" in sources and "territory=US" in sources
+
+        forbidden = await api.post(f"/v1/leads/{lead_id}/pause", json={"reason": "x"})
+        assert forbidden.status_code == 403
+        paused = await api.post(
+            f"/v1/leads/{lead_id}/pause", json={"reason": "call booked by phone"}, headers=sales
+        )
+        assert paused.status_code == 202 and paused.json()["by"] == "rep.jordan"
+
+        async def pause_logged() -> list[dict[str, Any]]:
+            log = (await api.get(f"/v1/leads/{lead_id}/decisions")).json()["decisions"]
+            return [d for d in log if d["rule_id"] == "manual.pause"]
+
+        [pause] = await eventually(pause_logged)
+        assert pause["inputs"] == {"by": "rep.jordan", "reason": "call booked by phone"}
+
+        async def listed_by_stage() -> list[str]:
+            query = f"TaskQueue = '{settings.task_queue}' AND LeadStage = 'nurturing'"
+            return [wf.id async for wf in dev_env.client.list_workflows(query)]
+
+        assert await eventually(listed_by_stage) == [workflow_id(lead_id)]
+        assert (await api.post(f"/v1/leads/{lead_id}/resume", headers=sales)).status_code == 202
