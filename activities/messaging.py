@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from models.lead import SEND_TOUCH, SendTouchInput, SendTouchResult
-from models.program import Asset, Program, load_program
+from models.program import Asset, Program, ProgramError, load_program
 from models.tables import Lead, OutboxMessage, utcnow
 
 log = structlog.get_logger(__name__)
@@ -87,7 +87,13 @@ class MessagingActivities:
     @activity.defn(name=SEND_TOUCH)
     def send_touch(self, request: SendTouchInput) -> SendTouchResult:
         """Re-check the asset at send time, record the send, then send it (once)."""
-        program = load_program(self._program_path)
+        try:
+            program = load_program(self._program_path)
+        except ProgramError as err:
+            # Approval status cannot be re-checked against a broken catalog: do not send.
+            return SendTouchResult(
+                status="blocked", asset_id=request.asset_id, reason=f"program unusable: {err}"
+            )
         asset = program.asset(request.asset_id)
         blocked = self._blocked_reason(asset)
         if blocked or asset is None:

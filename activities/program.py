@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from models.lead import LOAD_PROGRAM, LoadProgramInput
-from models.program import ProgramInForce, load_program
+from models.program import ProgramError, ProgramInForce, load_program_text, program_fingerprint
 
 
 class ProgramActivities:
@@ -16,8 +17,24 @@ class ProgramActivities:
         self._search_attributes = search_attributes
 
     @activity.defn(name=LOAD_PROGRAM)
-    def load_program(self, _: LoadProgramInput) -> ProgramInForce:
-        """The program in force now, read fresh from its file (its version goes in history)."""
+    def load_program(self, request: LoadProgramInput) -> ProgramInForce:
+        """The program in force now, read fresh from its file (its version goes in history);
+        unchanged since the caller's fingerprint, only the fingerprint is returned."""
+        try:
+            text = self._program_path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ApplicationError(
+                f"{self._program_path}: cannot read program file ({err.strerror})",
+                type="ProgramUnreadable",
+            ) from err
+        fingerprint = program_fingerprint(text)
+        program = None
+        if fingerprint != request.have_fingerprint:
+            try:
+                program = load_program_text(self._program_path, text)
+            except ProgramError as err:
+                # A bad edit must not stop running leads: they keep the last good program.
+                raise ApplicationError(str(err), type="ProgramInvalid") from err
         return ProgramInForce(
-            program=load_program(self._program_path), search_attributes=self._search_attributes
+            program=program, fingerprint=fingerprint, search_attributes=self._search_attributes
         )

@@ -114,6 +114,7 @@ class LeadState(BaseModel):
     stage: Stage = Stage.NEW
     facts: LeadFacts = Field(default_factory=LeadFacts)
     program_version: str | None = None
+    program_fingerprint: str | None = None
     track: str | None = None
     next_asset: str | None = Field(default=None, description="set by a track rule")
     planned_touch_at: datetime | None = Field(
@@ -136,6 +137,7 @@ class LeadState(BaseModel):
     last_click_at: datetime | None = None
     rest_until: datetime | None = None
     stops: dict[str, StopRecord] = Field(default_factory=dict)
+    stage_before_opt_out: Stage | None = None
     pause: Pause | None = None
     marketing_objection: bool = Field(
         default=False, description="DOMAIN 17: after an objection, engagement no longer scores"
@@ -204,7 +206,13 @@ class DecisionLog(BaseModel):
 
 
 class LoadProgramInput(BaseModel):
-    """Ask for the program in force (the activity reads the configured file)."""
+    """Ask for the program in force (the activity reads the configured file).
+
+    With the fingerprint of the program the workflow already has, an unchanged program is not
+    sent back, which keeps a long-lived lead's history small.
+    """
+
+    have_fingerprint: str | None = None
 
 
 class ArchiveDecisionsInput(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, time, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -299,9 +300,11 @@ class Program(BaseModel):
 
 
 class ProgramInForce(BaseModel):
-    """The program, and whether the server has Leadflow's search attributes registered."""
+    """The program (None when the caller already has this fingerprint), its fingerprint, and
+    whether the server has Leadflow's search attributes registered."""
 
-    program: Program
+    program: Program | None
+    fingerprint: str
     search_attributes: bool = True
 
 
@@ -315,12 +318,29 @@ def load_program(path: Path) -> Program:
     Raises:
         ProgramError: naming the path and every bad field.
     """
+    return load_program_text(path, _read(path))
+
+
+def program_fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read(path: Path) -> str:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except OSError as err:
         raise ProgramError(f"{path}: cannot read program file ({err.strerror})") from err
+
+
+def load_program_text(path: Path, text: str) -> Program:
+    """Validate a program file's text (`path` names it in errors)."""
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ProgramError(f"{path}: not valid YAML: {err}") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ProgramError(f"{path}: not valid YAML{where}: {problem}") from err
     try:
         return Program.model_validate(raw)
     except ValidationError as err:

@@ -13,7 +13,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from models.events import LeadEventIn
+from models.events import LeadEvent, LeadEventIn
 from models.lead import DecisionLog, LeadState, PauseRequest, ResumeRequest
 from starter.intake import submit_events, workflow_id
 from starter.settings import Settings
@@ -73,6 +73,17 @@ class Journey:
             self.env.client, self.engine, self.settings.task_queue, [event]
         )
         self.lead_id = result.lead_id
+        await self.until(lambda s: event_id in s.recent_event_ids)
+        return event_id
+
+    async def raw_event(self, type: str, **properties: Any) -> str:
+        """Signal an event straight to the workflow, bypassing the intake's validation (as an
+        older or newer service version might)."""
+        event_id = f"evt-{uuid.uuid4().hex}"
+        event = LeadEvent(
+            event_id=event_id, type=type, occurred_at=datetime.now(UTC), properties=properties
+        )
+        await self.handle.signal(LeadWorkflow.record_event, event)
         await self.until(lambda s: event_id in s.recent_event_ids)
         return event_id
 

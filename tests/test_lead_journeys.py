@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
@@ -212,3 +213,71 @@ async def _click_everything(lead: Journey, program: Program) -> None:
         local = t.astimezone(zone)
         assert local.weekday() < 5, f"sent on a weekend: {local}"
         assert 8 <= local.hour < 20, f"sent in quiet hours: {local}"
+
+
+async def test_bad_events_are_rejected_in_the_log_and_the_lead_carries_on(
+    journey: NewJourney,
+) -> None:
+    lead = journey()
+    await lead.event("page_viewed", topics=["heart_failure"])
+    unknown = await lead.raw_event("brochure_printed")
+    bad = await lead.raw_event("email_bounced", bounce_type="sideways")
+    await lead.days(1)
+    state = await lead.state()
+    rejected = {d.trigger: d.outcome for d in state.decisions if d.rule_id == "event.rejected"}
+    assert rejected == {
+        f"event:{unknown}": "rejected: type: unknown event type 'brochure_printed'",
+        f"event:{bad}": "rejected: properties.bounce_type: Input should be 'hard' or 'soft'",
+    }
+    assert "stop.hard_bounce" not in state.stops
+    assert len(lead.emails()) == 1  # the lead's nurture went on
+
+
+async def test_medical_question_is_not_scored_and_its_text_stays_out(journey: NewJourney) -> None:
+    lead = journey()
+    await lead.event("page_viewed", topics=["heart_failure"])
+    before = await lead.state()
+    await lead.event("medical_question", text="Patient had dizziness after the first dose")
+    after = await lead.state()
+    assert after.score.engagement == before.score.engagement
+    assert after.stage is before.stage
+    assert "dizziness" not in after.model_dump_json()
+
+
+async def test_program_changes_apply_to_running_leads_and_a_broken_edit_is_survived(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+    make_program: ProgramFactory,
+) -> None:
+    program_file = make_program()
+    settings.program = program_file
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+        await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+        await lead.days(1)
+        assert lead.assets_emailed() == ["CVT-EVD-210"]
+
+        raw = yaml.safe_load(program_file.read_text())
+        raw["version"] = "2026.12.1"
+        for asset in raw["assets"]:
+            if asset["id"] == "CVT-EVT-300":
+                asset["status"] = "withdrawn"  # MLR withdrew the webinar invitation
+        program_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+        await lead.days(8)  # past the next touch (5 days on, moved off the weekend)
+        assert lead.assets_emailed() == ["CVT-EVD-210"]  # the withdrawn asset never goes out
+
+        program_file.write_text("version: [this is not a program")
+        await lead.event("content_downloaded", asset_id="CVT-PRA-400", topics=["dosing"])
+        await lead.days(10)  # the next touch (solution-fit) finds the program file broken
+        state = await lead.state()
+
+    rules = [d.rule_id for d in state.decisions]
+    assert "program.updated" in rules and "program.rejected" in rules
+    assert state.program_version == "2026.12.1"
+    blocked = [d.outcome for d in state.decisions if d.rule_id == "touch.blocked"]
+    assert blocked[0] == "not sent: asset status is withdrawn"
+    assert blocked[1].startswith("not sent: program unusable:")  # no send without the catalog
+    assert lead.assets_emailed() == ["CVT-EVD-210"]
+    assert state.decisions[-1].program_version == "2026.12.1"

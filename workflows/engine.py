@@ -33,6 +33,8 @@ EMAIL_ENGAGEMENT = frozenset({E.EMAIL_OPENED, E.EMAIL_CLICKED})
 PROMOTIONAL_PURPOSES = frozenset({None, "", "promotional", "marketing", "all"})
 EMAIL_CHANNELS = frozenset({None, "", "email", "all"})
 OPT_OUT = "stop.opt_out"
+SPAM_COMPLAINT = "stop.spam_complaint"
+OBJECTIONS = frozenset({OPT_OUT, SPAM_COMPLAINT})
 TOUCHES_KEPT = 200
 
 
@@ -131,7 +133,7 @@ class LeadEngine:
             self._apply_engagement(etype, event, now, trigger)
             self._apply_intent(etype, now, trigger)
             self._apply_track(event, now, trigger)
-        self.rescore(now, trigger)
+        self.rescore(now, trigger, promote=etype not in MEDICAL)
         self.replan(now, trigger)
         return self._finish(outcome, "accepted")
 
@@ -166,7 +168,7 @@ class LeadEngine:
             self._stop(now, trigger, OPT_OUT, "consent withdrawn / unsubscribed", Stage.OPTED_OUT)
         elif etype is E.SPAM_COMPLAINT:
             self.state.marketing_objection = True
-            self._stop(now, trigger, "stop.spam_complaint", "spam complaint", Stage.OPTED_OUT)
+            self._stop(now, trigger, SPAM_COMPLAINT, "spam complaint", Stage.OPTED_OUT)
         elif etype is E.EMAIL_BOUNCED and prop(event, "bounce_type") == "hard":
             self._stop(now, trigger, "stop.hard_bounce", "hard bounce", None)
         elif (
@@ -188,11 +190,16 @@ class LeadEngine:
     def _stop(
         self, now: datetime, trigger: str, rule_id: str, reason: str, stage: Stage | None
     ) -> None:
-        if rule_id not in self.state.stops:
-            self.state.stops[rule_id] = StopRecord(
+        state = self.state
+        if rule_id not in state.stops:
+            state.stops[rule_id] = StopRecord(
                 rule_id=rule_id, reason=reason, since=now, trigger=trigger
             )
+            # A first touch held back is no longer a prompt reply: it keeps the sending window.
+            state.first_touch_pending = False
             self.decide(now, trigger, rule_id, f"promotional email stopped: {reason}")
+        if stage is Stage.OPTED_OUT and state.stage is not Stage.OPTED_OUT:
+            state.stage_before_opt_out = state.stage
         if stage is not None:
             self.move_stage(now, trigger, stage, rule_id)
 
@@ -200,17 +207,38 @@ class LeadEngine:
         lifted = [r for r in rule_ids if self.state.stops.pop(r, None) is not None]
         if not lifted:
             return
-        if OPT_OUT in lifted:
-            self.state.marketing_objection = False
-            back = Stage.NURTURING if tracks.sent_assets(self.state) else Stage.ENGAGED
-            self.move_stage(now, trigger, back, "restart.consent")
+        state = self.state
+        if OPT_OUT in lifted and not (state.stops.keys() & OBJECTIONS):
+            state.marketing_objection = False
+            self.move_stage(now, trigger, self._stage_after_consent(), "restart.consent")
         self.decide(now, trigger, "restart", f"lifted {', '.join(lifted)}: {reason}")
+
+    def _stage_after_consent(self) -> Stage:
+        """Fresh consent returns a lead to where it was, never past a sales decision."""
+        before = self.state.stage_before_opt_out
+        if before is not None and before not in stages.NURTURE_STAGES:
+            return before
+        return Stage.NURTURING if tracks.sent_assets(self.state) else Stage.ENGAGED
 
     def _apply_engagement(
         self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
     ) -> None:
         state, program = self.state, self.program
         topics = [str(t) for t in (prop(event, "topics") or []) if isinstance(t, str)]
+        rest = program.cadence.rest_after.get(etype)
+        if rest is not None:
+            state.rest_until = max(filter(None, [state.rest_until, now + rest]))
+            self.decide(
+                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
+            )
+        points = scoring.event_points(etype.value, topics, program.scoring)
+        if state.marketing_objection:
+            # DOMAIN 17: after an objection to direct marketing nothing more is profiled.
+            if points:
+                self.decide(
+                    now, trigger, "score.objection", "not scored: objection to direct marketing"
+                )
+            return
         for topic in topics:
             if topic not in state.topics_seen:
                 state.topics_seen.append(topic)
@@ -221,19 +249,7 @@ class LeadEngine:
             and asset_id not in state.consumed_assets
         ):
             state.consumed_assets.append(str(asset_id))
-        rest = program.cadence.rest_after.get(etype)
-        if rest is not None:
-            state.rest_until = max(filter(None, [state.rest_until, now + rest]))
-            self.decide(
-                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
-            )
-        points = scoring.event_points(etype.value, topics, program.scoring)
         if not points:
-            return
-        if state.marketing_objection:
-            self.decide(
-                now, trigger, "score.objection", "not scored: objection to direct marketing"
-            )
             return
         state.sends_since_engagement = 0
         if state.stage is Stage.NEW:
@@ -302,7 +318,8 @@ class LeadEngine:
 
     # -- scores ----------------------------------------------------------------------------
 
-    def rescore(self, now: datetime, trigger: str) -> None:
+    def rescore(self, now: datetime, trigger: str, *, promote: bool = True) -> None:
+        """Recompute the score; with `promote`, crossing both thresholds makes an MQL."""
         state = self.state
         state.score = scoring.score(
             state.facts,
@@ -312,17 +329,23 @@ class LeadEngine:
             self.program.scoring,
             now,
         )
-        if state.score.mql and state.stage in {
-            Stage.NEW,
-            Stage.ENGAGED,
-            Stage.NURTURING,
-            Stage.RECYCLED,
-        }:
+        if (
+            promote
+            and state.score.mql
+            and state.stage
+            in {
+                Stage.NEW,
+                Stage.ENGAGED,
+                Stage.NURTURING,
+                Stage.RECYCLED,
+            }
+        ):
             self.move_stage(now, trigger, Stage.MQL, "score.mql")
 
     # -- pause -----------------------------------------------------------------------------
 
     def pause(self, request: PauseRequest, now: datetime) -> None:
+        self.state.first_touch_pending = False  # a held first touch keeps the sending window
         self.state.pause = Pause(
             by=request.by, reason=request.reason, since=now, until=request.until
         )

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from models.events import LeadEvent
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+RELOAD_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["ProgramInvalid"])
 
 
 @workflow.defn
@@ -119,28 +121,45 @@ class LeadWorkflow:
 
     async def _load_program(self) -> LeadEngine:
         """Load the program in force; a new version applies from this decision on."""
-        loaded = await workflow.execute_activity(
-            LOAD_PROGRAM,
-            LoadProgramInput(),
-            result_type=ProgramInForce,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
+        try:
+            loaded = await workflow.execute_activity(
+                LOAD_PROGRAM,
+                LoadProgramInput(
+                    have_fingerprint=self._state.program_fingerprint if self._engine else None
+                ),
+                result_type=ProgramInForce,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                # A lead with no program yet waits for a readable one; a running lead keeps
+                # its last good program when an edit breaks the file.
+                retry_policy=RELOAD_RETRY if self._engine else ACTIVITY_RETRY,
+            )
+        except ActivityError as err:
+            if self._engine is None:
+                raise
+            cause = str(err.cause) if err.cause else str(err)
+            self._engine.decide(
+                workflow.now(),
+                "timer:touch",
+                "program.rejected",
+                f"kept the last good program: {cause}",
+            )
+            return self._engine
         self._search_attributes = loaded.search_attributes
+        if loaded.program is None:  # unchanged
+            assert self._engine is not None
+            return self._engine
         previous = self._state.program_version
         self._state.program_version = loaded.program.version
+        self._state.program_fingerprint = loaded.fingerprint
         if self._engine is None:
             self._engine = LeadEngine(self._state, loaded.program)
         else:
             self._engine.program = loaded.program
         if previous is not None and previous != loaded.program.version:
-            self._engine.decide(
-                workflow.now(),
-                "timer:touch",
-                "program.updated",
-                f"program {previous} -> {loaded.program.version}",
-            )
-            self._engine.replan(workflow.now(), "program.updated")
+            now = workflow.now()
+            update = f"program {previous} -> {loaded.program.version}"
+            self._engine.decide(now, "timer:touch", "program.updated", update)
+            self._engine.replan(now, "program.updated")
         return self._engine
 
     async def _sleep_until_due(self, engine: LeadEngine) -> None:

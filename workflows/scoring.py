@@ -13,7 +13,8 @@ from models.program import Scoring
 ENGAGEMENTS_KEPT = 100
 
 
-def _norm(value: str | None) -> str:
+def norm(value: str | None) -> str:
+    """A taxonomy key: 'Nurse-Practitioner ' -> 'nurse_practitioner'."""
     return (value or "").strip().lower().replace(" ", "_").replace("-", "_")
 
 
@@ -28,9 +29,9 @@ def fit_score(
         ("specialty", weights.specialty, facts.specialty),
         ("org_type", weights.org_type, facts.org_type),
     ):
-        points = table.get(_norm(value))
+        points = table.get(norm(value))
         if points:
-            items.append(ScoreItem(source=f"{name}={_norm(value)}", points=points))
+            items.append(ScoreItem(source=f"{name}={norm(value)}", points=points))
     interest = weights.therapy_area_interest
     if interest:
         matched = sorted(set(topics_seen) & set(interest.topics))
@@ -52,10 +53,10 @@ def disqualifiers(facts: LeadFacts, scoring: Scoring) -> list[str]:
     """Why this lead may not become an MQL whatever its scores (empty when nothing blocks)."""
     rules = scoring.disqualifiers
     found = []
-    if _norm(facts.role) in rules.roles:
-        found.append(f"role={_norm(facts.role)}")
-    if _norm(facts.org_type) in rules.org_types:
-        found.append(f"org_type={_norm(facts.org_type)}")
+    if norm(facts.role) in rules.roles:
+        found.append(f"role={norm(facts.role)}")
+    if norm(facts.org_type) in rules.org_types:
+        found.append(f"org_type={norm(facts.org_type)}")
     territory = scoring.fit.territory
     if (
         rules.out_of_territory

@@ -19,14 +19,25 @@ ALLOWED: dict[Stage, frozenset[Stage]] = {
     S.CLOSED: frozenset({S.RECYCLED, S.OPTED_OUT}),
     S.RECYCLED: frozenset({S.NURTURING, S.ENGAGED, S.MQL, *_ANYTIME}),
     S.DISQUALIFIED: frozenset({S.RECYCLED, S.OPTED_OUT}),
-    # Leaving opted_out needs fresh consent; the engine only asks for it then.
-    S.OPTED_OUT: frozenset({S.ENGAGED, S.NURTURING}),
+    # Leaving opted_out needs fresh consent (the engine only asks then), and returns the lead
+    # to where it stood: nurture, or the sales stage it had reached.
+    S.OPTED_OUT: frozenset(
+        {
+            S.ENGAGED,
+            S.NURTURING,
+            S.HANDED_OFF,
+            S.SALES_ACCEPTED,
+            S.MEETING_SET,
+            S.CLOSED,
+            S.RECYCLED,
+            S.DISQUALIFIED,
+        }
+    ),
     S.COMPLIANCE_HOLD: frozenset(
         {
             S.NEW,
             S.ENGAGED,
             S.NURTURING,
-            S.MQL,
             S.HANDED_OFF,
             S.RECYCLED,
             S.DISQUALIFIED,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from models.events import LeadEvent, LeadFacts
 from models.lead import LeadState
 from models.program import Program, TrackRule, When
+from workflows.scoring import norm
 
 
 def _topics(event: LeadEvent) -> set[str]:
@@ -17,8 +18,7 @@ def _matches(when: When, event: LeadEvent, facts: LeadFacts) -> bool:
         return False
     if when.topics_any and not (_topics(event) & set(when.topics_any)):
         return False
-    role = (facts.role or "").strip().lower().replace(" ", "_")
-    return not (when.roles_any and role not in when.roles_any)
+    return not (when.roles_any and norm(facts.role) not in when.roles_any)
 
 
 def match_track_rule(
