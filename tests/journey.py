@@ -19,19 +19,8 @@ from starter.intake import submit_events, workflow_id
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import eventually
+from tests.factories import CLINICIAN
 from workflows.lead import LeadWorkflow
-
-CLINICIAN = {
-    "email": "a.rivera@northside-cardio.example",
-    "first_name": "Ana",
-    "last_name": "Rivera",
-    "role": "physician",
-    "specialty": "cardiology",
-    "org_type": "hospital",
-    "country": "US",
-    "postal_code": "60611",
-    "time_zone": "America/Chicago",
-}
 
 
 class Journey:
