@@ -10,11 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.content import import_catalog
 from activities.decisions import DecisionArchive
-from activities.messaging import MessagingActivities, SmtpTarget
+from activities.messaging import Links, MessagingActivities, SmtpTarget
 from activities.program import ProgramActivities
 from models.db import make_engine, migrate
 from models.program import load_program
@@ -38,7 +40,10 @@ def build_worker(
             `starter.temporal.search_attributes_registered`).
     """
     messaging = MessagingActivities(
-        engine, SmtpTarget(settings.resolved_smtp_host, settings.smtp_port), settings.program
+        engine,
+        SmtpTarget(settings.resolved_smtp_host, settings.smtp_port),
+        settings.program,
+        Links(settings.resolved_public_url, settings.resolved_signing_key()),
     )
     program = ProgramActivities(settings.program, search_attributes=search_attributes)
     archive = DecisionArchive(engine)
@@ -52,13 +57,21 @@ def build_worker(
     )
 
 
+def prepare_database(engine: Engine, settings: Settings) -> None:
+    """Migrate the schema and import the program's catalog into the content library."""
+    migrate(engine)
+    with Session(engine) as session:
+        summary = import_catalog(session, load_program(settings.program))
+    log.info("content library imported", **summary.__dict__)
+
+
 async def main(client: Client | None = None, settings: Settings | None = None) -> None:
     """Run the worker until cancelled."""
     configure_logging()
     settings = settings or Settings()
     load_program(settings.program)  # a bad program file stops start-up with the field named
     engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
+    prepare_database(engine, settings)
     client = client or await connect(settings)
     worker = build_worker(
         client, settings, engine, search_attributes=await search_attributes_registered(client)

@@ -1,4 +1,5 @@
-"""Sending approved content by email, at most once per touch, recorded in the outbox."""
+"""Sending approved content by email: every rule re-checked at the moment of sending, at most
+one email per touch, each send recorded in the outbox (DOMAIN 6-10, 13, 14, 21)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import smtplib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, parseaddr
+from html import escape
 from pathlib import Path
 
 import structlog
@@ -18,11 +20,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.consent import consent_records, effective_consent, suppression_reason
+from activities.content import current_asset, send_refusal
+from activities.enrichment import npi_is_valid
+from activities.tokens import unsubscribe_token
 from models.lead import SEND_TOUCH, SendTouchInput, SendTouchResult
-from models.program import Asset, Program, ProgramError, load_program
-from models.tables import Lead, OutboxMessage, utcnow
+from models.program import Program, ProgramError, load_program
+from models.tables import AssetRecord, Lead, OutboxMessage, utcnow
 
 log = structlog.get_logger(__name__)
+
+_text = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+_html = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 
 def activity_log(lead_id: str) -> structlog.typing.FilteringBoundLogger:
@@ -33,14 +42,24 @@ def activity_log(lead_id: str) -> structlog.typing.FilteringBoundLogger:
     )
 
 
-_templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
 @dataclass(frozen=True)
 class SmtpTarget:
     host: str
     port: int
     timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class Links:
+    """How recipients reach Leadflow back: the public API URL and the link-signing key."""
+
+    public_url: str
+    signing_key: str
+
+    def unsubscribe(self, lead_id: str) -> str:
+        return (
+            f"{self.public_url}/v1/unsubscribe?token={unsubscribe_token(self.signing_key, lead_id)}"
+        )
 
 
 def message_id_for(idempotency_key: str) -> str:
@@ -50,103 +69,166 @@ def message_id_for(idempotency_key: str) -> str:
 
 
 def salutation(lead: Lead) -> str:
+    """Only safe profile fields personalise an email: the recipient's own name."""
     name = " ".join(part for part in (lead.first_name, lead.last_name) if part)
     return name or "colleague"
 
 
-def render_email(program: Program, asset: Asset, lead: Lead, message_id: str) -> EmailMessage:
-    """Build the email for one asset: approved text, ISI, sender identity and postal address."""
+def hcp_verified(lead: Lead) -> bool:
+    """HCP status from verified data only (DOMAIN 21): a valid US NPI or a CRM record."""
+    return bool((lead.npi and npi_is_valid(lead.npi) and lead.country == "US") or lead.crm_id)
+
+
+def render_email(
+    program: Program, asset: AssetRecord, lead: Lead, message_id: str, unsubscribe_url: str
+) -> EmailMessage:
+    """The email for one asset: approved text, ISI, sender identity, postal address, and a
+    working unsubscribe link; plain text plus an autoescaped HTML alternative."""
     context = {"salutation": salutation(lead)}
-    parts = [_templates.from_string(asset.body).render(context).rstrip()]
-    if asset.isi:
-        parts.append(asset.isi.rstrip())
-    parts.append(
+    body = _text.from_string(asset.body).render(context).rstrip()
+    footer = (
         f"{program.sender.name}\n{program.sender.postal_address}\n"
-        f"{asset.approval_id} · approved {asset.approval_date.isoformat()}"
+        f"{asset.approval_id} · approved {asset.approval_date.isoformat()}\n"
+        f"Unsubscribe: {unsubscribe_url}"
     )
+    text_parts = [body, *([asset.isi.rstrip()] if asset.isi else []), footer]
     message = EmailMessage()
     message["From"] = formataddr((program.sender.name, program.sender.address))
     message["To"] = lead.email or ""
-    message["Subject"] = _templates.from_string(asset.subject).render(context)
+    message["Subject"] = _text.from_string(asset.subject).render(context)
     message["Message-ID"] = message_id
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["List-Unsubscribe"] = f"<mailto:{program.sender.address}?subject=unsubscribe>"
-    message["X-Leadflow-Asset"] = f"{asset.id};version={asset.version}"
-    message.set_content("\n\n".join(parts) + "\n")
+    message["List-Unsubscribe"] = (
+        f"<{unsubscribe_url}>, <mailto:{program.sender.address}?subject=unsubscribe>"
+    )
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["X-Leadflow-Asset"] = f"{asset.asset_id};version={asset.version}"
+    message.set_content("\n\n".join(text_parts) + "\n")
+    html_body = _html.from_string(asset.body).render(context)
+    paragraphs = "".join(f"<p>{p}</p>" for p in html_body.split("\n\n") if p.strip())
+    isi = f"<p><small>{escape(asset.isi)}</small></p>" if asset.isi else ""
+    message.add_alternative(
+        f"<html><body>{paragraphs}{isi}<p><small>{escape(footer)}</small></p>"
+        f'<p><a href="{escape(unsubscribe_url)}">Unsubscribe</a></p></body></html>',
+        subtype="html",
+    )
     return message
 
 
 class MessagingActivities:
     """Email through SMTP; the outbox table makes each touch idempotent."""
 
-    def __init__(self, engine: Engine, smtp: SmtpTarget, program_path: Path) -> None:
+    def __init__(self, engine: Engine, smtp: SmtpTarget, program_path: Path, links: Links) -> None:
         self._engine = engine
         self._smtp = smtp
         self._program_path = program_path
+        self._links = links
 
     @activity.defn(name=SEND_TOUCH)
     def send_touch(self, request: SendTouchInput) -> SendTouchResult:
-        """Re-check the asset at send time, record the send, then send it (once)."""
+        """Re-check everything at send time, record the send, then send it (at most once)."""
         try:
             program = load_program(self._program_path)
         except ProgramError as err:
             # Approval status cannot be re-checked against a broken catalog: do not send.
-            return SendTouchResult(
-                status="blocked", asset_id=request.asset_id, reason=f"program unusable: {err}"
-            )
-        asset = program.asset(request.asset_id)
-        blocked = self._blocked_reason(asset)
-        if blocked or asset is None:
-            return SendTouchResult(status="blocked", asset_id=request.asset_id, reason=blocked)
+            return self._blocked(request.asset_id, f"program unusable: {err}")
         with Session(self._engine) as session:
+            existing = self._outbox_row(session, request)
+            if existing is not None and existing.status == "sent":
+                return self._sent(existing)  # a retry of a touch already sent
+            if existing is not None and existing.status == "refused":
+                return self._blocked(request.asset_id, "the SMTP server refused the message")
+            asset = current_asset(session, request.asset_id)
             lead = session.get(Lead, request.lead_id)
-            if lead is None or not lead.email:
-                return SendTouchResult(
-                    status="blocked", asset_id=asset.id, reason="no email address on file"
-                )
-            row = self._claim_outbox_row(session, request, program, asset, lead)
+            refusal, consent = self._refusal(session, program, asset, lead)
+            if refusal or asset is None or lead is None:
+                return self._blocked(request.asset_id, refusal or "unknown")
+            row = existing or self._claim(session, request, program, asset, lead, consent)
             if row.status != "sent":
-                email = render_email(program, asset, lead, row.message_id)
-                self._deliver(email)
-                row.status = "sent"
-                row.sent_at = utcnow()
-                session.add(row)
-                session.commit()
+                email = render_email(
+                    program, asset, lead, row.message_id, self._links.unsubscribe(lead.lead_id)
+                )
+                if not self._deliver(email, session, row):
+                    return self._blocked(asset.asset_id, "the SMTP server refused the message")
             activity_log(request.lead_id).info(
                 "touch sent",
                 touch_id=request.touch_id,
-                asset_id=asset.id,
+                asset_id=asset.asset_id,
                 asset_version=asset.version,
             )
-            return SendTouchResult(
-                status="sent",
-                asset_id=asset.id,
-                asset_version=row.asset_version,
-                message_id=row.message_id,
-            )
+            return self._sent(row)
 
     @staticmethod
-    def _blocked_reason(asset: Asset | None) -> str | None:
+    def _refusal(
+        session: Session, program: Program, asset: AssetRecord | None, lead: Lead | None
+    ) -> tuple[str | None, str]:
+        """Why not to send now (asset, recipient, consent, suppression), and the consent used."""
         if asset is None:
-            return "asset is not in the program's catalog"
-        return asset.sendable_on(datetime.now(UTC).date())
+            return "asset is not in the approved content library", ""
+        in_catalog = program.asset(asset.asset_id)
+        if in_catalog is None:
+            return "asset is no longer in the program's catalog", ""
+        catalog_refusal = in_catalog.sendable_on(utcnow().date())
+        if catalog_refusal:  # withdrawn in the catalog file before the library was re-imported
+            return catalog_refusal, ""
+        if lead is None or not lead.email:
+            return "no email address on file", ""
+        refusal = send_refusal(
+            asset, country=lead.country, hcp_verified=hcp_verified(lead), today=utcnow().date()
+        )
+        if refusal:
+            return refusal, ""
+        suppressed = suppression_reason(session, lead.email)
+        if suppressed:
+            return f"address suppressed ({suppressed})", ""
+        consent = effective_consent(
+            consent_records(session, lead.lead_id),
+            channel="email",
+            purpose="promotional" if asset.promotional else "medical",
+            country=lead.country,
+            now=utcnow(),
+            rules=program.consent,
+        )
+        if not consent.allows_sending:
+            return f"no email consent: {consent}", str(consent)
+        return None, str(consent)
 
     @staticmethod
-    def _claim_outbox_row(
-        session: Session, request: SendTouchInput, program: Program, asset: Asset, lead: Lead
-    ) -> OutboxMessage:
-        """The outbox row for this touch: written before sending, found again on a retry."""
+    def _blocked(asset_id: str, reason: str) -> SendTouchResult:
+        return SendTouchResult(status="blocked", asset_id=asset_id, reason=reason)
+
+    @staticmethod
+    def _sent(row: OutboxMessage) -> SendTouchResult:
+        return SendTouchResult(
+            status="sent",
+            asset_id=row.asset_id,
+            asset_version=row.asset_version,
+            message_id=row.message_id,
+        )
+
+    @staticmethod
+    def _outbox_row(session: Session, request: SendTouchInput) -> OutboxMessage | None:
         key = f"{request.lead_id}:{request.touch_id}"
-        existing = session.exec(
+        return session.exec(
             select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
         ).first()
-        if existing:
-            return existing
+
+    def _claim(
+        self,
+        session: Session,
+        request: SendTouchInput,
+        program: Program,
+        asset: AssetRecord,
+        lead: Lead,
+        consent: str,
+    ) -> OutboxMessage:
+        """The outbox row for this touch, written before anything is sent."""
+        key = f"{request.lead_id}:{request.touch_id}"
         row = OutboxMessage(
             idempotency_key=key,
             lead_id=request.lead_id,
             touch_id=request.touch_id,
-            asset_id=asset.id,
+            asset_id=asset.asset_id,
             asset_version=asset.version,
             program_version=program.version,
             trigger=request.trigger,
@@ -154,6 +236,7 @@ class MessagingActivities:
             subject=asset.subject,
             recipient=lead.email or "",
             status="sending",
+            consent_state=consent[:200],
             created_at=utcnow(),
         )
         session.add(row)
@@ -161,14 +244,51 @@ class MessagingActivities:
             session.commit()
         except IntegrityError:
             session.rollback()
-            return session.exec(
-                select(OutboxMessage).where(OutboxMessage.idempotency_key == key)
-            ).one()
+            existing = self._outbox_row(session, request)
+            assert existing is not None
+            return existing
         session.refresh(row)
         return row
 
-    def _deliver(self, email: EmailMessage) -> None:
+    def _deliver(self, email: EmailMessage, session: Session, row: OutboxMessage) -> bool:
+        """Send with the outbox row marked sent between the body and the final dot of DATA.
+
+        If marking fails, the transaction is dropped and nothing is delivered; once marked, a
+        crash or retry finds the row sent and sends nothing more: at most one email per touch.
+        Returns False when the server refuses the message at the end (recorded as refused).
+        """
         with smtplib.SMTP(
             self._smtp.host, self._smtp.port, timeout=self._smtp.timeout_seconds
         ) as smtp:
-            smtp.send_message(email)
+            smtp.ehlo_or_helo_if_needed()
+            sender, recipient = parseaddr(str(email["From"]))[1], parseaddr(str(email["To"]))[1]
+            code, reply = smtp.mail(sender)
+            if code != 250:
+                raise smtplib.SMTPSenderRefused(code, reply, sender)
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+            code, reply = smtp.docmd("DATA")
+            if code != 354:
+                raise smtplib.SMTPDataError(code, reply)
+            smtp.send(_dot_stuffed(email.as_bytes()))
+            row.status = "sent"
+            row.sent_at = utcnow()
+            session.add(row)
+            session.commit()
+            smtp.send(b".\r\n")
+            code, _ = smtp.getreply()
+            if code != 250:
+                log.error("smtp refused a message after it was recorded", code=code)
+                row.status = "refused"
+                session.add(row)
+                session.commit()
+                return False
+        return True
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """The DATA body per RFC 5321: CRLF line ends, leading dots doubled, ending in CRLF."""
+    lines = message.replace(b"\r\n", b"\n").split(b"\n")
+    stuffed = b"\r\n".join(b"." + line if line.startswith(b".") else line for line in lines)
+    return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"

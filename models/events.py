@@ -37,8 +37,8 @@ class EventType(StrEnum):
     DISQUALIFIED = "disqualified"
 
 
-class LeadFacts(BaseModel):
-    """What a lead's workflow may know about the person: no direct identifiers."""
+class ProfileFacts(BaseModel):
+    """What a service may tell about the person besides identifiers."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
@@ -53,7 +53,20 @@ class LeadFacts(BaseModel):
     time_zone: str | None = Field(default=None, max_length=64, description="IANA zone name")
 
 
-class LeadProfile(LeadFacts):
+class LeadFacts(ProfileFacts):
+    """What a lead's workflow may know about the person: no direct identifiers. The fields
+    below are set by enrichment at intake, never taken from what a service declares."""
+
+    territory: str | None = Field(default=None, max_length=64, description="set by enrichment")
+    hcp_verified: bool | None = Field(
+        default=None, description="set by enrichment from verified data (DOMAIN 21)"
+    )
+    missing_routing_fields: list[str] | None = Field(
+        default=None, description="set by enrichment: routing-critical fields missing or invalid"
+    )
+
+
+class LeadProfile(ProfileFacts):
     """The `lead` object of the envelope: facts plus the identifiers used for matching."""
 
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -75,7 +88,7 @@ class LeadProfile(LeadFacts):
 
     def facts(self) -> LeadFacts:
         """The non-identifying part, safe to carry into workflow history."""
-        return LeadFacts.model_validate(self.model_dump(include=set(LeadFacts.model_fields)))
+        return LeadFacts.model_validate(self.model_dump(include=set(ProfileFacts.model_fields)))
 
 
 class LeadEventIn(BaseModel):
@@ -102,13 +115,13 @@ class LeadEvent(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
-    def from_intake(cls, event: LeadEventIn) -> LeadEvent:
+    def from_intake(cls, event: LeadEventIn, facts: LeadFacts | None = None) -> LeadEvent:
         """Strip the identifiers; the workflow works on the opaque lead id only."""
         return cls(
             event_id=event.event_id,
             type=event.type.value,
             occurred_at=event.occurred_at,
-            lead=event.lead.facts(),
+            lead=facts or event.lead.facts(),
             properties=event.properties,
         )
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from models.events import EventType
 from models.lead import Stage
+from models.reference import ReferenceData
 
 
 class AssetStatus(StrEnum):
@@ -242,6 +243,37 @@ class StopRule(BaseModel):
     clears: list[str] = Field(default_factory=list, description="stop rule ids this event lifts")
 
 
+class ConsentRules(BaseModel):
+    """Where explicit consent is needed before promotional email (DOMAIN 11-16)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    opt_in_countries: list[str] = Field(
+        default_factory=lambda: [
+            "AT",
+            "BE",
+            "DE",
+            "DK",
+            "ES",
+            "FI",
+            "FR",
+            "IE",
+            "IT",
+            "NL",
+            "PL",
+            "SE",
+        ],
+        description="no promotional email without an explicit grant",
+    )
+    double_opt_in_countries: list[str] = Field(
+        default_factory=lambda: ["DE"], description="a grant stays pending until confirmed"
+    )
+    implied_consent_expiry: dict[str, timedelta] = Field(
+        default_factory=lambda: {"CA": timedelta(days=183)},
+        description="country -> how long implied consent (e.g. after an inquiry) lasts",
+    )
+
+
 class LongLife(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -270,6 +302,8 @@ class Program(BaseModel):
     tracks: Tracks
     scoring: Scoring
     stop_rules: list[StopRule] = Field(default_factory=list)
+    consent: ConsentRules = Field(default_factory=ConsentRules)
+    reference: ReferenceData = Field(default_factory=ReferenceData)
     long_life: LongLife = Field(default_factory=LongLife)
     assets: list[Asset] = Field(min_length=1)
 

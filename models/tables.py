@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -41,6 +41,7 @@ class LeadBase(SQLModel):
     crm_id: str | None = Field(default=None, max_length=100, unique=True)
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=2)
 
 
 class Lead(LeadBase, table=True):
@@ -67,6 +68,7 @@ class OutboxMessageBase(SQLModel):
     message_id: str = Field(max_length=250)
     subject: str = Field(max_length=500)
     status: str = Field(max_length=20, description="sending | sent")
+    consent_state: str | None = Field(default=None, max_length=200)
 
 
 class OutboxMessage(OutboxMessageBase, table=True):
@@ -103,3 +105,71 @@ class DecisionLogEntry(DecisionLogBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+
+
+class AssetRecordBase(SQLModel):
+    """An asset of the approved content library, with its MLR metadata (DOMAIN 7)."""
+
+    asset_id: str = Field(max_length=100, index=True)
+    version: str = Field(max_length=40)
+    title: str = Field(max_length=300)
+    approval_id: str = Field(max_length=100)
+    approval_date: date
+    expires_on: date
+    status: str = Field(max_length=20)
+    countries: str = Field(description="JSON list of ISO country codes")
+    audience: str = Field(description="JSON list: hcp, consumer, payer")
+    channel: str = Field(max_length=20)
+    product: str = Field(max_length=100)
+    indication: str = Field(max_length=300)
+    language: str = Field(max_length=10)
+    funnel_stage: str = Field(max_length=40)
+    topics: str = Field(description="JSON list of topic tags")
+    promotional: bool
+    subject: str
+    body: str
+    isi: str | None = None
+
+
+class AssetRecord(AssetRecordBase, table=True):
+    __tablename__ = "asset"
+    __table_args__ = (sa.UniqueConstraint("asset_id", "version", name="uq_asset_id_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    imported_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+
+
+class ConsentRecordBase(SQLModel):
+    """One append-only consent fact: person x channel x purpose (DOMAIN 11-16)."""
+
+    lead_id: str = Field(index=True, max_length=40)
+    channel: str = Field(max_length=20, description="email, phone, field_visit, all")
+    purpose: str = Field(max_length=20, description="promotional, medical, events, all")
+    status: str = Field(max_length=20, description="granted | confirmed | pending | withdrawn")
+    source: str = Field(max_length=100, description="form, import, rep, unsubscribe_link, ...")
+    method: str = Field(max_length=100, description="express, implied, double_opt_in, ...")
+    wording_version: str | None = Field(default=None, max_length=100)
+    evidence: str | None = Field(default=None, description="e.g. the double opt-in token")
+    event_id: str | None = Field(default=None, max_length=200)
+
+
+class ConsentRecord(ConsentRecordBase, table=True):
+    __tablename__ = "consent_record"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "channel", "purpose", name="uq_consent_event"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    recorded_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    expires_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class Suppression(SQLModel, table=True):
+    """An address never to email again, kept hashed (also after erasure, DOMAIN 18)."""
+
+    __tablename__ = "suppression"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email_hash: str = Field(max_length=64, unique=True)
+    reason: str = Field(max_length=100)
+    created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from html import escape as html_escape
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.engine import Engine
@@ -18,16 +19,20 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.decisions import archived_decisions
+from activities.tokens import lead_for_token
 from models.db import make_engine, migrate
 from models.events import EventBatchIn, EventDecided, EventResult, EventsAccepted, LeadEventIn
 from models.lead import DecisionLog, LeadState, PauseRequest, ResumeRequest
+from models.program import load_program
 from models.tables import OutboxMessage, OutboxMessagePublic
 from starter.auth import KeyHolder, KeyRing
 from starter.intake import (
     EventPayloadError,
+    IntakeRules,
     parse_events,
     submit_event_and_wait,
     submit_events,
+    withdraw_by_link,
     workflow_id,
 )
 from starter.settings import Settings
@@ -72,6 +77,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.program = load_program(settings.program)
     app.state.client = client
     app.state.engine = engine
     app.state.keyring = keyring or make_keyring(settings)
@@ -179,7 +185,11 @@ def _routes() -> Any:
             if is_batch:
                 raise HTTPException(422, "wait=true takes one event, not a batch")
             lead_id, outcome = await submit_event_and_wait(
-                client, engine, settings.task_queue, events[0]
+                client,
+                engine,
+                settings.task_queue,
+                events[0],
+                IntakeRules.of(request.app.state.program),
             )
             status_ = "duplicate" if outcome.status == "duplicate" else "accepted"
             return EventDecided(
@@ -188,7 +198,8 @@ def _routes() -> Any:
                 status=status_,
                 outcome=outcome.model_dump(mode="json"),
             )
-        results = await submit_events(client, engine, settings.task_queue, events)
+        rules = IntakeRules.of(request.app.state.program)
+        results = await submit_events(client, engine, settings.task_queue, events, rules)
         return EventsAccepted(results=results) if is_batch else results[0]
 
     @router.get(
@@ -269,7 +280,46 @@ def _routes() -> Any:
         await _query(handle.signal(LeadWorkflow.resume, request), lead_id)
         return ManualAction(lead_id=lead_id, action="resume", by=holder.name)
 
+    @router.get("/v1/unsubscribe", tags=["recipients"], response_class=HTMLResponse)
+    def unsubscribe_page(request: Request, token: Annotated[str, Query(max_length=300)]) -> str:
+        """The page an email's unsubscribe link opens: one button, no login."""
+        _lead_for(request, token)
+        return UNSUBSCRIBE_PAGE.format(token=html_escape(token))
+
+    @router.post("/v1/unsubscribe", tags=["recipients"], response_class=HTMLResponse)
+    async def unsubscribe(
+        request: Request,
+        client: ClientDep,
+        engine: EngineDep,
+        token: Annotated[str, Query(max_length=300)],
+    ) -> str:
+        """One-click unsubscribe (RFC 8058): recorded in the consent ledger and sent to the
+        lead as a `consent_withdrawn` event; promotional email stops at once."""
+        lead_id = _lead_for(request, token)
+        settings: Settings = request.app.state.settings
+        await withdraw_by_link(
+            client, engine, settings.task_queue, lead_id, IntakeRules.of(request.app.state.program)
+        )
+        return UNSUBSCRIBED_PAGE
+
     return router
+
+
+def _lead_for(request: Request, token: str) -> str:
+    settings: Settings = request.app.state.settings
+    lead_id = lead_for_token(settings.resolved_signing_key(), token)
+    if lead_id is None:
+        raise HTTPException(400, "this unsubscribe link is not valid; reply to the email instead")
+    return lead_id
+
+
+UNSUBSCRIBE_PAGE = """<!doctype html><html><body>
+<h1>Unsubscribe</h1><p>Stop receiving these emails?</p>
+<form method="post" action="/v1/unsubscribe?token={token}">
+<button type="submit">Unsubscribe</button></form></body></html>"""
+UNSUBSCRIBED_PAGE = """<!doctype html><html><body>
+<h1>You are unsubscribed</h1><p>You will receive no further promotional email from us.</p>
+</body></html>"""
 
 
 class ManualAction(BaseModel):

@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 event_app = typer.Typer(help="Send lead events.")
 app.add_typer(event_app, name="event")
+assets_app = typer.Typer(help="The approved content library.")
+app.add_typer(assets_app, name="assets")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -85,6 +87,60 @@ def event_send(
             console.print_json(json.dumps(result.model_dump()))
 
     asyncio.run(send())
+
+
+@assets_app.command("import")
+def assets_import(
+    program: Annotated[
+        Path | None, typer.Option(help="program file whose catalog to import (default: configured)")
+    ] = None,
+) -> None:
+    """Import (or re-import) the program's asset catalog into the content library."""
+    from sqlmodel import Session
+
+    from activities.content import import_catalog
+    from models.db import make_engine, migrate
+    from models.program import load_program
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    migrate(engine)
+    with Session(engine) as session:
+        summary = import_catalog(session, load_program(program or settings.program))
+    console.print(
+        f"imported: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
+    )
+
+
+@assets_app.command("list")
+def assets_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the content library: status, version, approval and expiry of every asset."""
+    from rich.table import Table
+    from sqlmodel import Session
+
+    from activities.content import list_assets
+    from models.db import make_engine, migrate
+
+    engine = make_engine(Settings().resolved_database_url)
+    migrate(engine)
+    with Session(engine) as session:
+        rows = list_assets(session)
+    if as_json:
+        keep = ("asset_id", "version", "status", "approval_id", "expires_on", "countries")
+        print(json.dumps([r.model_dump(mode="json", include=set(keep)) for r in rows], indent=2))
+        return
+    table = Table("asset", "version", "status", "approval", "expires", "countries", "title")
+    for r in rows:
+        table.add_row(
+            r.asset_id,
+            r.version,
+            r.status,
+            r.approval_id,
+            r.expires_on.isoformat(),
+            ", ".join(json.loads(r.countries)),
+            r.title,
+        )
+    console.print(table)
 
 
 def main() -> None:

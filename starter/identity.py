@@ -16,12 +16,13 @@ def new_lead_id() -> str:
     return f"ld_{secrets.token_hex(10)}"
 
 
-def _find(session: Session, profile: LeadProfile) -> Lead | None:
-    # Strongest identifier first: NPI, then CRM id, then email (DOMAIN 20).
+def _find(session: Session, profile: LeadProfile, link_on_email: bool) -> Lead | None:
+    # Strongest identifier first: NPI, then CRM id, then email unless it is a shared inbox
+    # (DOMAIN 20: info@ or office@ reaches a team, not one person).
     for column, value in (
         (Lead.npi, profile.npi),
         (Lead.crm_id, profile.crm_id),
-        (Lead.email, profile.email),
+        (Lead.email, profile.email if link_on_email else None),
     ):
         if value:
             lead = session.exec(select(Lead).where(column == value)).first()
@@ -33,22 +34,24 @@ def _find(session: Session, profile: LeadProfile) -> Lead | None:
 def _fill_gaps(lead: Lead, profile: LeadProfile) -> bool:
     """Add identifiers the lead lacks; never overwrite one it has."""
     changed = False
-    for field in ("email", "npi", "crm_id", "first_name", "last_name"):
+    for field in ("email", "npi", "crm_id", "first_name", "last_name", "country"):
         value = getattr(profile, field)
+        if field == "country" and value:
+            value = value.upper()
         if value and not getattr(lead, field):
             setattr(lead, field, value)
             changed = True
     return changed
 
 
-def resolve_lead(session: Session, profile: LeadProfile) -> str:
+def resolve_lead(session: Session, profile: LeadProfile, *, link_on_email: bool = True) -> str:
     """The lead id for this profile, creating the lead when nobody matches.
 
     Uniqueness constraints, not check-then-insert, keep two concurrent first events for the
     same person from creating two leads: the loser of the race re-reads the winner's row.
     """
     for _ in range(3):
-        lead = _find(session, profile)
+        lead = _find(session, profile, link_on_email)
         if lead is None:
             lead = Lead(lead_id=new_lead_id(), created_at=utcnow())
             _fill_gaps(lead, profile)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -13,12 +15,39 @@ from sqlmodel import Session
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from models.events import EventBatchIn, EventResult, LeadEvent, LeadEventIn
+from activities.consent import append_consent, consent_record_for, suppress
+from activities.enrichment import enrich
+from models.events import (
+    EventBatchIn,
+    EventResult,
+    EventType,
+    LeadEvent,
+    LeadEventIn,
+    LeadProfile,
+)
 from models.lead import RECORD_EVENT, EventOutcome, LeadWorkflowInput
+from models.program import ConsentRules, Program
+from models.reference import ReferenceData
+from models.tables import ConsentRecord, Lead
 from starter.identity import resolve_lead
 from workflows.lead import LeadWorkflow
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class IntakeRules:
+    """What the program says about intake: consent regimes and reference data."""
+
+    consent: ConsentRules = field(default_factory=ConsentRules)
+    reference: ReferenceData = field(default_factory=ReferenceData)
+
+    @classmethod
+    def of(cls, program: Program) -> IntakeRules:
+        return cls(consent=program.consent, reference=program.reference)
+
+
+DEFAULT_RULES = IntakeRules()
 
 
 class EventPayloadError(ValueError):
@@ -63,12 +92,16 @@ def parse_events(body: bytes) -> tuple[list[LeadEventIn], bool]:
 
 
 async def submit_events(
-    client: Client, engine: Engine, task_queue: str, events: list[LeadEventIn]
+    client: Client,
+    engine: Engine,
+    task_queue: str,
+    events: list[LeadEventIn],
+    rules: IntakeRules = DEFAULT_RULES,
 ) -> list[EventResult]:
     """Resolve each event's lead and signal-with-start its workflow."""
     results = []
     for event in events:
-        lead_id = await asyncio.to_thread(_resolve, engine, event)
+        lead_id, lead_event = await asyncio.to_thread(_prepare, engine, event, rules)
         await client.start_workflow(
             LeadWorkflow.run,
             LeadWorkflowInput(lead_id=lead_id),
@@ -76,7 +109,7 @@ async def submit_events(
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             start_signal=RECORD_EVENT,
-            start_signal_args=[LeadEvent.from_intake(event)],
+            start_signal_args=[lead_event],
         )
         log.info("event accepted", lead_id=lead_id, event_type=event.type.value)
         results.append(EventResult(event_id=event.event_id, lead_id=lead_id, status="accepted"))
@@ -84,13 +117,17 @@ async def submit_events(
 
 
 async def submit_event_and_wait(
-    client: Client, engine: Engine, task_queue: str, event: LeadEventIn
+    client: Client,
+    engine: Engine,
+    task_queue: str,
+    event: LeadEventIn,
+    rules: IntakeRules = DEFAULT_RULES,
 ) -> tuple[str, EventOutcome]:
     """Deliver one event by update-with-start and return the lead id and the decision.
 
     The update id is the event id, so the server itself drops a repeated delivery.
     """
-    lead_id = await asyncio.to_thread(_resolve, engine, event)
+    lead_id, lead_event = await asyncio.to_thread(_prepare, engine, event, rules)
     start = WithStartWorkflowOperation(
         LeadWorkflow.run,
         LeadWorkflowInput(lead_id=lead_id),
@@ -100,7 +137,7 @@ async def submit_event_and_wait(
     )
     outcome = await client.execute_update_with_start_workflow(
         LeadWorkflow.submit_event,
-        LeadEvent.from_intake(event),
+        lead_event,
         start_workflow_operation=start,
         id=event.event_id,
     )
@@ -108,6 +145,84 @@ async def submit_event_and_wait(
     return lead_id, outcome
 
 
-def _resolve(engine: Engine, event: LeadEventIn) -> str:
+def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> tuple[str, LeadEvent]:
+    """Normalise and check the lead's data, find or create the lead, and record at once what
+    the company must know: consent changes in the ledger, bounces and complaints on the
+    suppression list. Returns the lead id and the event as its workflow may see it."""
+    enriched = enrich(event.lead, None, rules.reference)
+    profile = event.lead.model_copy(
+        update={
+            "email": enriched.email,
+            "first_name": enriched.first_name,
+            "last_name": enriched.last_name,
+            "country": enriched.country,
+        }
+    )
     with Session(engine) as session:
-        return resolve_lead(session, event.lead)
+        lead_id = resolve_lead(session, profile, link_on_email=not enriched.email_shared_inbox)
+        lead = session.get(Lead, lead_id)
+        country = lead.country if lead else enriched.country
+        record = consent_record_for(lead_id, event, country, rules.consent)
+        if record is not None:
+            append_consent(session, record)
+        hard_bounce = (
+            event.type is EventType.EMAIL_BOUNCED and event.properties.get("bounce_type") == "hard"
+        )
+        if lead and lead.email and (hard_bounce or event.type is EventType.SPAM_COMPLAINT):
+            suppress(session, lead.email, "hard_bounce" if hard_bounce else "spam_complaint")
+        verified = bool(
+            lead and ((lead.npi and enriched.npi_valid and country == "US") or lead.crm_id)
+        )
+    facts = event.lead.facts().model_copy(
+        update={
+            "role": enriched.role or event.lead.role,
+            "specialty": enriched.specialty or event.lead.specialty,
+            "org_type": enriched.org_type or event.lead.org_type,
+            "country": enriched.country,
+            "postal_code": enriched.postal_code or event.lead.postal_code,
+            "territory": enriched.territory,
+            "hcp_verified": verified,
+            "missing_routing_fields": enriched.missing_routing_fields,
+        }
+    )
+    return lead_id, LeadEvent.from_intake(event, facts)
+
+
+async def withdraw_by_link(
+    client: Client,
+    engine: Engine,
+    task_queue: str,
+    lead_id: str,
+    rules: IntakeRules = DEFAULT_RULES,
+) -> None:
+    """An unsubscribe link was followed: record the withdrawal and tell the lead's workflow.
+
+    The event id is derived from the lead and the day, so a link clicked twice (or by a mail
+    scanner and then the person) is one withdrawal.
+    """
+    now = datetime.now(UTC)
+    event = LeadEventIn(
+        event_id=f"unsubscribe-link-{lead_id}-{now:%Y%m%d}",
+        type=EventType.CONSENT_WITHDRAWN,
+        occurred_at=now,
+        lead=LeadProfile.model_construct(),
+        properties={"channel": "email", "purpose": "promotional", "source": "unsubscribe_link"},
+    )
+    record = consent_record_for(lead_id, event, None, rules.consent)
+    assert record is not None
+    await asyncio.to_thread(_append, engine, record)
+    await client.start_workflow(
+        LeadWorkflow.run,
+        LeadWorkflowInput(lead_id=lead_id),
+        id=workflow_id(lead_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal=RECORD_EVENT,
+        start_signal_args=[LeadEvent.from_intake(event)],
+    )
+    log.info("unsubscribed by link", lead_id=lead_id)
+
+
+def _append(engine: Engine, record: ConsentRecord) -> None:
+    with Session(engine) as session:
+        append_consent(session, record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -39,7 +40,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dev_server_port: int = 7233
-    sender_address: str = "Leadflow Medical Education <no-reply@leadflow.example>"
+    signing_key: SecretStr | None = Field(
+        default=None, description="signs unsubscribe links; unset = a key kept in the data dir"
+    )
+    public_url: str | None = Field(
+        default=None, description="where recipients reach the API (unsubscribe links)"
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -56,6 +62,22 @@ class Settings(BaseSettings):
     @property
     def resolved_smtp_host(self) -> str:
         return self.smtp_host or "127.0.0.1"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+    def resolved_signing_key(self) -> str:
+        """The signing key; without one configured, a random key kept in the data dir (so the
+        worker and the API of one installation agree, and links survive restarts)."""
+        if self.signing_key is not None:
+            return self.signing_key.get_secret_value()
+        path = self.data_dir / "signing-key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(32) + "\n")
+        return path.read_text().strip()
 
     @property
     def temporal_ui_url(self) -> str:

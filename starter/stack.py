@@ -14,7 +14,7 @@ import uvicorn
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from models.db import make_engine, migrate
+from models.db import make_engine
 from models.program import load_program
 from starter.api import create_app, make_keyring
 from starter.devserver import DevServer
@@ -22,7 +22,7 @@ from starter.ports import ensure_port_free
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from starter.temporal import connect, search_attributes_registered
-from worker import build_worker
+from worker import build_worker, prepare_database
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +67,7 @@ async def run_stack(settings: Settings, announce: Callable[[str], None]) -> None
     load_program(settings.program)
     check_ports(settings)
     engine = make_engine(settings.resolved_database_url)
-    await asyncio.to_thread(migrate, engine)
+    await asyncio.to_thread(prepare_database, engine, settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -26,7 +26,7 @@ from starter.ports import free_port
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
 from starter.temporal import SEARCH_ATTRIBUTES
-from worker import build_worker
+from worker import build_worker, prepare_database
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DEADLINE_SECONDS = 20.0
@@ -163,6 +163,7 @@ def settings(
 async def running_worker(
     client: Client, settings: Settings, engine: Engine, *, search_attributes: bool = False
 ) -> AsyncIterator[Worker]:
+    prepare_database(engine, settings)
     worker = build_worker(client, settings, engine, search_attributes=search_attributes)
     async with worker:
         yield worker

@@ -19,7 +19,7 @@ from starter.intake import submit_events, workflow_id
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import eventually
-from tests.factories import CLINICIAN
+from tests.factories import CLINICIAN, npi_for
 from workflows.lead import LeadWorkflow
 
 
@@ -39,6 +39,7 @@ class Journey:
         self.engine = engine
         self.sink = sink
         self.profile = {**CLINICIAN, **profile}
+        self.profile.setdefault("npi", npi_for(self.profile["email"]))
         self.lead_id: str | None = None
 
     @property
