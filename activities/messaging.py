@@ -12,13 +12,15 @@ from email.utils import format_datetime, formataddr, parseaddr
 from html import escape
 from pathlib import Path
 
+import sqlalchemy as sa
 import structlog
 from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.consent import consent_records, effective_consent, suppression_reason
 from activities.content import current_asset, send_refusal
@@ -46,7 +48,7 @@ def activity_log(lead_id: str) -> structlog.typing.FilteringBoundLogger:
 class SmtpTarget:
     host: str
     port: int
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -144,12 +146,28 @@ class MessagingActivities:
             if refusal or asset is None or lead is None:
                 return self._blocked(request.asset_id, refusal or "unknown")
             row = existing or self._claim(session, request, program, asset, lead, consent)
-            if row.status != "sent":
-                email = render_email(
-                    program, asset, lead, row.message_id, self._links.unsubscribe(lead.lead_id)
-                )
-                if not self._deliver(email, session, row):
-                    return self._blocked(asset.asset_id, "the SMTP server refused the message")
+            if not self._start_delivery(session, row):
+                # Another attempt got here first, or one was cut off mid-delivery: sending
+                # again could duplicate the email, so this touch is not resent.
+                session.refresh(row)
+                if row.status == "sent":
+                    return self._sent(row)
+                return self._blocked(asset.asset_id, "delivery interrupted; not resent")
+            email = render_email(
+                program, asset, lead, row.message_id, self._links.unsubscribe(lead.lead_id)
+            )
+            try:
+                delivered = self._deliver(email, session, row)
+            except smtplib.SMTPResponseException as err:
+                self._reset(session, row)
+                raise _smtp_error(err.smtp_code) from None
+            except (smtplib.SMTPException, OSError) as err:
+                self._reset(session, row)
+                raise ApplicationError(
+                    f"mail server unavailable ({type(err).__name__})", type="SmtpUnavailable"
+                ) from None
+            if not delivered:
+                return self._blocked(asset.asset_id, "the SMTP server refused the message")
             activity_log(request.lead_id).info(
                 "touch sent",
                 touch_id=request.touch_id,
@@ -205,6 +223,28 @@ class MessagingActivities:
             asset_version=row.asset_version,
             message_id=row.message_id,
         )
+
+    @staticmethod
+    def _start_delivery(session: Session, row: OutboxMessage) -> bool:
+        """Move the row from sending to delivering; only the attempt that does so sends."""
+        result = session.execute(
+            sa.update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.status) == "sending")
+            .values(status="delivering")
+        )
+        session.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _reset(session: Session, row: OutboxMessage) -> None:
+        """Nothing was delivered (the transaction failed before the end of DATA): retry may send."""
+        session.rollback()
+        session.execute(
+            sa.update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.status) == "delivering")
+            .values(status="sending")
+        )
+        session.commit()
 
     @staticmethod
     def _outbox_row(session: Session, request: SendTouchInput) -> OutboxMessage | None:
@@ -264,10 +304,10 @@ class MessagingActivities:
             sender, recipient = parseaddr(str(email["From"]))[1], parseaddr(str(email["To"]))[1]
             code, reply = smtp.mail(sender)
             if code != 250:
-                raise smtplib.SMTPSenderRefused(code, reply, sender)
+                raise smtplib.SMTPResponseException(code, reply)
             code, reply = smtp.rcpt(recipient)
             if code not in (250, 251):
-                raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+                raise smtplib.SMTPResponseException(code, reply)
             code, reply = smtp.docmd("DATA")
             if code != 354:
                 raise smtplib.SMTPDataError(code, reply)
@@ -285,6 +325,15 @@ class MessagingActivities:
                 session.commit()
                 return False
         return True
+
+
+def _smtp_error(code: int) -> ApplicationError:
+    """An SMTP refusal as a typed error that names no address (it lands in history and logs)."""
+    if 500 <= code < 600:
+        return ApplicationError(
+            f"SMTP server refused the message (code {code})", type="SmtpRefused", non_retryable=True
+        )
+    return ApplicationError(f"SMTP server deferred the message (code {code})", type="SmtpDeferred")
 
 
 def _dot_stuffed(message: bytes) -> bytes:

@@ -30,6 +30,7 @@ from models.program import ConsentRules, Program
 from models.reference import ReferenceData
 from models.tables import ConsentRecord, Lead
 from starter.identity import resolve_lead
+from workflows.checks import rejection
 from workflows.lead import LeadWorkflow
 
 log = structlog.get_logger(__name__)
@@ -79,9 +80,11 @@ def parse_events(body: bytes) -> tuple[list[LeadEventIn], bool]:
         raise EventPayloadError([{"field": "body", "message": "must be a JSON object"}])
     is_batch = "events" in raw
     try:
-        if is_batch:
-            return EventBatchIn.model_validate(raw).events, True
-        return [LeadEventIn.model_validate(raw)], False
+        events = (
+            EventBatchIn.model_validate(raw).events
+            if is_batch
+            else [LeadEventIn.model_validate(raw)]
+        )
     except ValidationError as err:
         raise EventPayloadError(
             [
@@ -89,6 +92,16 @@ def parse_events(body: bytes) -> tuple[list[LeadEventIn], bool]:
                 for e in err.errors()
             ]
         ) from err
+    problems = []
+    for index, event in enumerate(events):
+        problem = rejection(LeadEvent.from_intake(event))
+        if problem:
+            field, message = problem.split(": ", 1)
+            prefix = f"events.{index}." if is_batch else ""
+            problems.append({"field": prefix + field, "message": message})
+    if problems:
+        raise EventPayloadError(problems)
+    return events, is_batch
 
 
 async def submit_events(

@@ -22,8 +22,17 @@ class _MailStore:
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
+        self.refused: set[str] = set()
         self.messages: list[EmailMessage] = []
         self._lock = threading.Lock()
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address.lower() in self.refused:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         raw: bytes = envelope.original_content or envelope.content
@@ -48,6 +57,10 @@ class SmtpSink:
         self.port = port
         self._store = _MailStore(directory)
         self._controller: Controller | None = None
+
+    def refuse(self, address: str) -> None:
+        """Answer 550 to this recipient from now on (a hard bounce at the SMTP stage)."""
+        self._store.refused.add(address.lower())
 
     @property
     def messages(self) -> list[EmailMessage]:

@@ -66,13 +66,14 @@ class Journey:
         await self.until(lambda s: event_id in s.recent_event_ids)
         return event_id
 
-    async def raw_event(self, type: str, **properties: Any) -> str:
+    async def raw_event(
+        self, type: str, occurred_at: datetime | None = None, **properties: Any
+    ) -> str:
         """Signal an event straight to the workflow, bypassing the intake's validation (as an
-        older or newer service version might)."""
+        older or newer service version might). Without `occurred_at` it happened a day ago."""
         event_id = f"evt-{uuid.uuid4().hex}"
-        event = LeadEvent(
-            event_id=event_id, type=type, occurred_at=datetime.now(UTC), properties=properties
-        )
+        when = occurred_at or (await self.env.get_current_time()) - timedelta(days=1)
+        event = LeadEvent(event_id=event_id, type=type, occurred_at=when, properties=properties)
         await self.handle.signal(LeadWorkflow.record_event, event)
         await self.until(lambda s: event_id in s.recent_event_ids)
         return event_id

@@ -34,6 +34,11 @@ def test_valid_single_event_and_batch() -> None:
         (lambda p: p["lead"].update(npi="12345"), "lead.npi"),
         (lambda p: p["lead"].update(email="not-an-email"), "lead.email"),
         (lambda p: p.update(lead={"role": "physician"}), "lead"),
+        (lambda p: p.update(properties={"topics": 7}), "properties.topics"),
+        (
+            lambda p: p.update(type="email_bounced", properties={"bounce_type": "x"}),
+            "properties.bounce_type",
+        ),
     ],
 )
 def test_bad_events_name_the_field(change, field) -> None:  # type: ignore[no-untyped-def]

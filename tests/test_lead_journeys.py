@@ -222,12 +222,14 @@ async def test_bad_events_are_rejected_in_the_log_and_the_lead_carries_on(
     await lead.event("page_viewed", topics=["heart_failure"])
     unknown = await lead.raw_event("brochure_printed")
     bad = await lead.raw_event("email_bounced", bounce_type="sideways")
+    odd = await lead.raw_event("email_clicked", topics=7)
     await lead.days(1)
     state = await lead.state()
     rejected = {d.trigger: d.outcome for d in state.decisions if d.rule_id == "event.rejected"}
     assert rejected == {
         f"event:{unknown}": "rejected: type: unknown event type 'brochure_printed'",
         f"event:{bad}": "rejected: properties.bounce_type: Input should be 'hard' or 'soft'",
+        f"event:{odd}": "rejected: properties.topics: Input should be a valid list",
     }
     assert "stop.hard_bounce" not in state.stops
     assert len(lead.emails()) == 1  # the lead's nurture went on
@@ -281,3 +283,23 @@ async def test_program_changes_apply_to_running_leads_and_a_broken_edit_is_survi
     assert blocked[1].startswith("not sent: program unusable:")  # no send without the catalog
     assert lead.assets_emailed() == ["CVT-EVD-210"]
     assert state.decisions[-1].program_version == "2026.12.1"
+
+
+async def test_a_consent_grant_older_than_the_opt_out_does_not_undo_it(
+    journey: NewJourney,
+) -> None:
+    lead = journey()
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    await lead.event("unsubscribed", channel="Email")  # services spell channels as they like
+    state = await lead.state()
+    assert state.stage is Stage.OPTED_OUT
+    stale = await lead.raw_event("consent_granted", channel="email")  # happened long before
+    state = await lead.state()
+    assert state.stage is Stage.OPTED_OUT
+    [ignored] = [
+        d
+        for d in state.decisions
+        if d.trigger == f"event:{stale}" and d.rule_id == "restart.ignored"
+    ]
+    await lead.days(14)
+    assert lead.emails() == []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.consent import append_consent, consent_record_for, suppress
@@ -274,9 +275,24 @@ async def test_a_crash_after_smtp_accepted_is_retried_and_one_email_arrives(
         Links("http://leadflow.test", SIGNING_KEY),
     )
     lead_id = _lead(engine)
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(ApplicationError, match="mail server unavailable"):
         ActivityEnvironment().run(crashing.send_touch, _touch(lead_id))
     retried = sender.send_touch(_touch(lead_id))  # Temporal retries the activity
     assert retried.status == "sent"
     await wait_for_messages(smtp_server, 1)
     assert len(smtp_server.messages) == 1
+
+
+def test_a_refused_recipient_fails_for_good_and_names_no_address(
+    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+) -> None:
+    sender = Sender(engine, smtp_server, make_program())
+    lead_id = _lead(engine)
+    smtp_server.refuse("a.rivera@northside-cardio.example")
+    with pytest.raises(ApplicationError) as err:
+        sender.send_touch(_touch(lead_id))
+    assert err.value.type == "SmtpRefused" and err.value.non_retryable
+    assert "a.rivera" not in str(err.value)
+    [row] = _outbox(engine)
+    assert row.status == "sending"  # nothing went out
+    assert smtp_server.messages == []

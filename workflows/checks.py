@@ -12,11 +12,18 @@ KNOWN_TYPES = frozenset(t.value for t in EventType)
 
 
 class _Props(BaseModel):
+    """Properties every event may carry; the ones with meaning must have the right shape."""
+
     model_config = ConfigDict(extra="allow")
+
+    topics: list[str] = []
+    asset_id: str | None = None
+    channel: str | None = None
+    purpose: str | None = None
 
 
 class _TopicProps(_Props):
-    topics: list[str] = []
+    pass
 
 
 class _BounceProps(_Props):
@@ -45,9 +52,7 @@ def rejection(event: LeadEvent) -> str | None:
     """Why the workflow cannot use this event, naming the field; None when it can."""
     if event.type not in KNOWN_TYPES:
         return f"type: unknown event type {event.type!r}"
-    model = PROPERTY_MODELS.get(event.type)
-    if model is None:
-        return None
+    model = PROPERTY_MODELS.get(event.type, _Props)
     try:
         model.model_validate(event.properties)
     except ValidationError as err:

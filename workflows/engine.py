@@ -38,6 +38,13 @@ OBJECTIONS = frozenset({OPT_OUT, SPAM_COMPLAINT})
 TOUCHES_KEPT = 200
 
 
+def _key(value: object) -> str | None:
+    """A channel or purpose as a comparable key; anything not a plain string is 'unknown'."""
+    if value is None or value == "":
+        return None
+    return value.strip().lower() if isinstance(value, str) else "unknown"
+
+
 @dataclass(frozen=True)
 class TouchOrder:
     """What the workflow should ask the messaging activity to send now."""
@@ -54,6 +61,21 @@ class LeadEngine:
     def __init__(self, state: LeadState, program: Program) -> None:
         self.state = state
         self.program = program
+
+    @property
+    def program(self) -> Program:
+        return self._program
+
+    @program.setter
+    def program(self, program: Program) -> None:
+        self._program = program
+        scoring_rules = program.scoring
+        interest = scoring_rules.fit.therapy_area_interest
+        self._known_topics = frozenset(
+            [*(interest.topics if interest else []), *scoring_rules.topic_bonus]
+            + [t for rule in program.tracks.rules for t in rule.when.topics_any]
+            + [t for asset in program.assets for t in asset.topics]
+        )
 
     # -- the decision log ------------------------------------------------------------------
 
@@ -137,6 +159,17 @@ class LeadEngine:
         self.replan(now, trigger)
         return self._finish(outcome, "accepted")
 
+    def reject(self, event: LeadEvent, now: datetime, reason: str) -> EventOutcome:
+        """Record an event that could not be applied (the lead carries on)."""
+        outcome = EventOutcome(
+            event_id=event.event_id,
+            status="rejected",
+            stage_before=self.state.stage,
+            stage_after=self.state.stage,
+        )
+        self.decide(now, f"event:{event.event_id}", "event.rejected", f"rejected: {reason}")
+        return self._finish(outcome, "rejected", reason)
+
     def _finish(
         self, outcome: EventOutcome, status: str, reason: str | None = None
     ) -> EventOutcome:
@@ -157,11 +190,13 @@ class LeadEngine:
         self.state.facts = LeadFacts.model_validate(known)
 
     def _apply_stops(self, etype: EventType, event: LeadEvent, now: datetime, trigger: str) -> None:
-        channel, purpose = prop(event, "channel"), prop(event, "purpose")
-        opts_out = (etype is E.UNSUBSCRIBED and channel in EMAIL_CHANNELS) or (
+        channel, purpose = _key(prop(event, "channel")), _key(prop(event, "purpose"))
+        # An unsubscribe always ends promotional email; a withdrawal does unless it names
+        # only another channel or another purpose (DOMAIN 14: when in doubt, stop).
+        opts_out = etype is E.UNSUBSCRIBED or (
             etype is E.CONSENT_WITHDRAWN
-            and channel in EMAIL_CHANNELS
-            and purpose in PROMOTIONAL_PURPOSES
+            and channel in EMAIL_CHANNELS | {"unknown"}
+            and purpose in PROMOTIONAL_PURPOSES | {"unknown"}
         )
         if opts_out:
             self.state.marketing_objection = True
@@ -176,7 +211,16 @@ class LeadEngine:
             and channel in EMAIL_CHANNELS
             and purpose in PROMOTIONAL_PURPOSES
         ):
-            self._restart(now, trigger, [OPT_OUT], "consent granted")
+            stop = self.state.stops.get(OPT_OUT)
+            if stop is not None and event.occurred_at <= stop.since:
+                self.decide(
+                    now,
+                    trigger,
+                    "restart.ignored",
+                    "consent granted before the opt-out: the opt-out stands",
+                )
+            else:
+                self._restart(now, trigger, [OPT_OUT], "consent granted")
         for rule in self.program.stop_rules:
             if etype not in rule.events:
                 continue
@@ -224,10 +268,11 @@ class LeadEngine:
         self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
     ) -> None:
         state, program = self.state, self.program
-        topics = [str(t) for t in (prop(event, "topics") or []) if isinstance(t, str)]
+        topics = [t for t in (prop(event, "topics") or []) if t in self._known_topics]
+        when = min(event.occurred_at, now)  # an event's time is when it happened, not arrived
         rest = program.cadence.rest_after.get(etype)
         if rest is not None:
-            state.rest_until = max(filter(None, [state.rest_until, now + rest]))
+            state.rest_until = max(filter(None, [state.rest_until, when + rest]))
             self.decide(
                 now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
             )
@@ -258,7 +303,7 @@ class LeadEngine:
             state.engagements,
             state.engagement_carry,
             Engagement(
-                event_id=event.event_id, type=etype.value, at=now, points=points, topics=topics
+                event_id=event.event_id, type=etype.value, at=when, points=points, topics=topics
             ),
             program.scoring.half_life,
         )
@@ -492,7 +537,8 @@ class LeadEngine:
                 f"not sent: {result.reason}",
                 {"touch_id": order.touch_id, "asset_id": result.asset_id},
             )
-        interval = program.tracks.definitions[state.track].interval if state.track else None
+        track = program.tracks.definitions.get(state.track) if state.track else None
+        interval = track.interval if track else None
         state.planned_touch_at = now + interval if interval else None
         state.next_touch_at = None
         self.replan(now, trigger)

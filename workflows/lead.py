@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from models.events import LeadEvent
@@ -40,6 +40,11 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+SEND_ATTEMPT_TIMEOUT = timedelta(minutes=2)
+SEND_GIVE_UP_AFTER = timedelta(hours=6)
+SEND_RETRY = RetryPolicy(
+    maximum_interval=timedelta(minutes=5), non_retryable_error_types=["SmtpRefused"]
+)
 RELOAD_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["ProgramInvalid"])
 
 
@@ -72,17 +77,12 @@ class LeadWorkflow:
     @workflow.signal(name=RECORD_EVENT)
     async def record_event(self, event: LeadEvent) -> None:
         """Fire-and-forget delivery of one lead event (duplicates are dropped)."""
-        engine = await self._ready()
-        engine.apply_event(event, workflow.now())
-        self._wake = True
+        await self._apply(event)
 
     @workflow.update
     async def submit_event(self, event: LeadEvent) -> EventOutcome:
         """Deliver one event and answer with what it did."""
-        engine = await self._ready()
-        outcome = engine.apply_event(event, workflow.now())
-        self._wake = True
-        return outcome
+        return await self._apply(event)
 
     @submit_event.validator
     def _validate_submit_event(self, event: LeadEvent) -> None:
@@ -113,6 +113,14 @@ class LeadWorkflow:
         return DecisionLog(lead_id=self._state.lead_id, decisions=self._state.decisions)
 
     # -- steps -----------------------------------------------------------------------------
+
+    async def _apply(self, event: LeadEvent) -> EventOutcome:
+        engine = await self._ready()
+        self._wake = True
+        try:
+            return engine.apply_event(event, workflow.now())
+        except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
+            return engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
 
     async def _ready(self) -> LeadEngine:
         await workflow.wait_condition(lambda: self._engine is not None)
@@ -175,13 +183,22 @@ class LeadWorkflow:
         order = engine.begin_touch(workflow.now())
         if order is None:
             return
-        result = await workflow.execute_activity(
-            SEND_TOUCH,
-            self._send_input(order),
-            result_type=SendTouchResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-        )
+        try:
+            result = await workflow.execute_activity(
+                SEND_TOUCH,
+                self._send_input(order),
+                result_type=SendTouchResult,
+                start_to_close_timeout=SEND_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
+                retry_policy=SEND_RETRY,
+            )
+        except ActivityError as err:
+            # Refused for good, or the mail server unreachable for too long: this touch is not
+            # sent, the lead carries on (and can continue as new) rather than retry forever.
+            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+            result = SendTouchResult(
+                status="blocked", asset_id=order.asset_id, reason=f"send failed: {cause}"
+            )
         engine.finish_touch(order, result, workflow.now())
 
     def _send_input(self, order: TouchOrder) -> SendTouchInput:
