@@ -18,12 +18,15 @@ from activities.content import import_catalog
 from activities.decisions import DecisionArchive
 from activities.messaging import Links, MessagingActivities, SmtpTarget
 from activities.program import ProgramActivities
+from activities.reviews import ReviewActivities
+from activities.safety import SafetyActivities
 from models.db import make_engine, migrate
 from models.program import load_program
 from starter.logging import configure_logging
 from starter.settings import Settings
 from starter.temporal import connect, search_attributes_registered
 from workflows.lead import LeadWorkflow
+from workflows.safety import SafetyCaseWorkflow
 
 log = structlog.get_logger(__name__)
 ACTIVITY_THREADS = 16
@@ -39,19 +42,30 @@ def build_worker(
             workflows publish their stage, track, queue and score (see
             `starter.temporal.search_attributes_registered`).
     """
+    smtp = SmtpTarget(settings.resolved_smtp_host, settings.smtp_port)
     messaging = MessagingActivities(
         engine,
-        SmtpTarget(settings.resolved_smtp_host, settings.smtp_port),
+        smtp,
         settings.program,
         Links(settings.resolved_public_url, settings.resolved_signing_key()),
     )
     program = ProgramActivities(settings.program, search_attributes=search_attributes)
     archive = DecisionArchive(engine)
+    safety = SafetyActivities(engine, smtp, settings.program)
+    reviews = ReviewActivities(engine)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[LeadWorkflow],
-        activities=[program.load_program, messaging.send_touch, archive.archive_decisions],
+        workflows=[LeadWorkflow, SafetyCaseWorkflow],
+        activities=[
+            program.load_program,
+            messaging.send_touch,
+            archive.archive_decisions,
+            safety.forward_case,
+            safety.escalate_case,
+            reviews.open_review,
+            reviews.close_review,
+        ],
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
     )

@@ -48,7 +48,8 @@ _AGE_OR_SEX = re.compile(
     r"|\b\d{1,3} ?[mf]\b|\b[mf] ?\d{1,3}\b"
 )
 _APOSTROPHES = str.maketrans("", "", "'\u2019\u2018`\u00b4")
-_WORD = re.compile(r"[^\W_]+")
+PHRASE_EDITS = 1  # at most allowed_edits(joined phrase) - 1, and allowed_edits is at most 2
+_WORD = re.compile(r"[^\W\d_]+|\d+")  # "40mg" is two words, as "40 mg"
 
 
 def _singular(word: str) -> str:
@@ -64,8 +65,8 @@ def _singular(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Lower-case, accent-free, apostrophe-free, singular words of `text`."""
-    plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in plain if not unicodedata.combining(c)).casefold()
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
     return [_singular(w) for w in _WORD.findall(plain.translate(_APOSTROPHES))]
 
 
@@ -109,9 +110,10 @@ class _Lexicon:
     """Labelled terms compiled for lookup.
 
     A term is found when its words appear in order, each spelt within its own allowance, or
-    when the text's words joined (or one text word) are within the allowance of the term's
-    words joined: "side efect", "sideeffect", "medication eror". Misspellings are found with a
-    symmetric-deletion index, then verified by `within_edits`.
+    when one text word, or as many words as the term has starting with a recognisable first
+    word, joined are within the allowance of the term's words joined: "sideeffect",
+    "side efect", "medication eror". Misspellings are found with a symmetric-deletion index,
+    then verified by `within_edits`; the work per word is bounded, so long texts stay cheap.
     """
 
     entries: tuple[Entry, ...]
@@ -119,7 +121,7 @@ class _Lexicon:
     by_joined: dict[str, list[Entry]]
     deletions: dict[str, frozenset[str]]
     allowance: dict[str, int]
-    longest: int
+    phrase_lengths: dict[str, frozenset[int]]
 
     def find(self, words: list[str]) -> list[Entry]:
         """The entries present in `words`, in configured order, each once."""
@@ -129,23 +131,26 @@ class _Lexicon:
             for candidate in near[i]:
                 for entry, form in self.by_first.get(candidate, ()):
                     end = i + len(form)
-                    if end <= len(words) and all(form[k] in near[i + k] for k in range(1, len(form))):
+                    if end <= len(words) and all(
+                        form[k] in near[i + k] for k in range(1, len(form))
+                    ):
                         found.add(entry)
                 found.update(self.by_joined.get(candidate, ()))
-            for n in range(2, min(self.longest + 1, len(words) - i) + 1):
-                for candidate in _near(self, "".join(words[i : i + n])):
+            lengths = set().union(*(self.phrase_lengths.get(c, ()) for c in near[i]))
+            for n in sorted(n for n in lengths if i + n <= len(words)):
+                for candidate in _near(self, "".join(words[i : i + n]), PHRASE_EDITS):
                     found.update(self.by_joined.get(candidate, ()))
         return [entry for entry in self.entries if entry in found]
 
 
 @lru_cache(maxsize=65_536)
-def _near(lexicon: _Lexicon, word: str) -> frozenset[str]:
+def _near(lexicon: _Lexicon, word: str, most_edits: int = 2) -> frozenset[str]:
     """`word` and every indexed word or joined term it may be a misspelling of.
 
     A word that is itself a term's word is taken as written: "hypertension" is not a
     misspelling of "hypotension", nor "effect" of "defect".
     """
-    depth = 2 if len(word) >= 8 else 1 if len(word) >= 5 else 0
+    depth = min(most_edits, 2 if len(word) >= 8 else 1 if len(word) >= 5 else 0)
     if not lexicon.deletions or depth == 0 or word in lexicon.allowance:
         return frozenset({word})
     candidates = set().union(*(lexicon.deletions.get(d, ()) for d in _deletions(word, depth)))
@@ -154,10 +159,11 @@ def _near(lexicon: _Lexicon, word: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=16)
-def _lexicon(entries: tuple[Entry, ...], fuzzy: bool) -> _Lexicon:
+def _lexicon(entries: tuple[Entry, ...], fuzzy: bool, known: tuple[str, ...] = ()) -> _Lexicon:
     by_first: dict[str, list[tuple[Entry, tuple[str, ...]]]] = {}
     by_joined: dict[str, list[Entry]] = {}
     allowance: dict[str, int] = {}
+    phrase_lengths: dict[str, set[int]] = {}
     for entry in dict.fromkeys(entries):
         words = tuple(tokens(entry[1]))
         by_first.setdefault(words[0], []).append((entry, words))
@@ -167,8 +173,11 @@ def _lexicon(entries: tuple[Entry, ...], fuzzy: bool) -> _Lexicon:
             by_joined.setdefault(joined, []).append(entry)
             # One edit fewer across a phrase: its short words change meaning ("save to").
             spellings[joined] = max(spellings.get(joined, 0), allowed_edits(joined) - 1)
+            phrase_lengths.setdefault(words[0], set()).add(len(words))
         for spelling, edits in spellings.items():
             allowance[spelling] = max(allowance.get(spelling, 0), edits if fuzzy else 0)
+    for word in (w for known_word in known for w in tokens(known_word)):
+        allowance.setdefault(word, 0)  # taken as written: "leaving" is not "leaking"
     deletions: dict[str, set[str]] = {}
     for spelling, edits in allowance.items():
         for deleted in _deletions(spelling, edits) if edits else ():
@@ -179,16 +188,21 @@ def _lexicon(entries: tuple[Entry, ...], fuzzy: bool) -> _Lexicon:
         by_joined=by_joined,
         deletions={k: frozenset(v) for k, v in deletions.items()},
         allowance=allowance,
-        longest=max((len(tokens(term)) for _, term in entries), default=1),
+        phrase_lengths={k: frozenset(v) for k, v in phrase_lengths.items()},
     )
 
 
 def _compiled(terms: ScreeningTerms) -> tuple[_Lexicon, _Lexicon]:
     """The flag lists and product terms (misspellings forgiven), and the hint lists (exact)."""
-    fuzzy = [(flag, t) for flag, name in FLAG_LISTS for t in getattr(terms, name)]
+    fuzzy: list[Entry] = [(flag, t) for flag, name in FLAG_LISTS for t in getattr(terms, name)]
     fuzzy += [("product", t) for t in terms.product_terms]
-    exact = [(label, t) for label in ("patient", "reporter", "use") for t in getattr(terms, f"{label}_terms")]
-    return _lexicon(tuple(fuzzy), True), _lexicon(tuple(exact), False)
+    exact = [
+        (label, t)
+        for label in ("patient", "reporter", "use")
+        for t in getattr(terms, f"{label}_terms")
+    ]
+    known = tuple(terms.known_words)
+    return _lexicon(tuple(fuzzy), True, known), _lexicon(tuple(exact), False)
 
 
 def _field_matches(field: str, found: list[Entry], hints: list[Entry]) -> Iterator[Match]:
@@ -296,7 +310,8 @@ def forward_by(awareness_at: datetime, rules: SafetyRules) -> datetime:
     day, left = start.date(), rules.forward_within_business_days
     while left:
         day += timedelta(days=1)
-        left -= is_business_day(day, rules)
+        if is_business_day(day, rules):
+            left -= 1
     return (start + timedelta(days=(day - start.date()).days)).astimezone(awareness_at.tzinfo)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -107,6 +108,19 @@ class StopRecord(BaseModel):
     trigger: str
 
 
+class Review(BaseModel):
+    """An open compliance review holding the lead."""
+
+    review_id: str
+    reason: str
+    trigger: str
+    opened_at: datetime
+    due_at: datetime
+    stage_before: Stage
+    recorded: bool = Field(default=False, description="review item written for reviewers")
+    escalated: bool = False
+
+
 class LeadState(BaseModel):
     """Everything a lead's workflow carries, including across continue-as-new."""
 
@@ -139,6 +153,8 @@ class LeadState(BaseModel):
     stops: dict[str, StopRecord] = Field(default_factory=dict)
     stage_before_opt_out: Stage | None = None
     pause: Pause | None = None
+    review: Review | None = None
+    reviews_total: int = 0
     marketing_objection: bool = Field(
         default=False, description="DOMAIN 17: after an objection, engagement no longer scores"
     )
@@ -246,3 +262,55 @@ LOAD_PROGRAM = "load_program"
 SEND_TOUCH = "send_touch"
 ARCHIVE_DECISIONS = "archive_decisions"
 RECORD_EVENT = "record_event"
+
+
+FORWARD_CASE = "forward_case"
+ESCALATE_CASE = "escalate_case"
+
+
+class SafetyCaseInput(BaseModel):
+    """A screened report to get to drug safety before its deadline (no text: a reference)."""
+
+    case_ref: str
+    forward_by: datetime
+
+
+class CaseActionInput(BaseModel):
+    case_ref: str
+
+
+class CaseActionResult(BaseModel):
+    case_ref: str
+    status: str
+    at: datetime
+
+
+OPEN_REVIEW = "open_review"
+CLOSE_REVIEW = "close_review"
+
+
+class ReviewDecision(BaseModel):
+    """A compliance reviewer's decision on a held lead."""
+
+    review_id: str
+    reviewer: str = Field(min_length=1, max_length=200)
+    decision: Literal["release", "block"]
+    note: str | None = Field(default=None, max_length=2000)
+    actor: str | None = Field(default=None, description="the API key that delivered it")
+
+
+class ReviewRecordInput(BaseModel):
+    lead_id: str
+    review_id: str
+    reason: str
+    trigger: str
+    opened_at: datetime
+    due_at: datetime
+    status: str = "open"
+    escalated: bool = False
+    decision: ReviewDecision | None = None
+
+
+class ReviewRecordResult(BaseModel):
+    review_id: str
+    status: str

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from models.events import EventType
 from models.lead import Stage
 from models.reference import ReferenceData
+from models.screening import Screening
 
 
 class AssetStatus(StrEnum):
@@ -274,6 +275,29 @@ class ConsentRules(BaseModel):
     )
 
 
+class ComplianceHolds(BaseModel):
+    """What puts a lead on compliance hold for a reviewer's decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    review_within: timedelta = Field(
+        default=timedelta(days=2), description="a review not decided in time escalates"
+    )
+    off_label: bool = True
+    partner_data_without_consent: bool = True
+    unverified_promotional_request: bool = True
+
+
+class SafetyContacts(BaseModel):
+    """Where screened reports go (DOMAIN 2, 5)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    drug_safety_mailbox: str
+    escalation_mailbox: str
+    medical_information_mailbox: str
+
+
 class LongLife(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -304,6 +328,11 @@ class Program(BaseModel):
     stop_rules: list[StopRule] = Field(default_factory=list)
     consent: ConsentRules = Field(default_factory=ConsentRules)
     reference: ReferenceData = Field(default_factory=ReferenceData)
+    screening: Screening | None = Field(
+        default=None, description="free-text screening; without it nothing is screened"
+    )
+    safety_contacts: SafetyContacts | None = None
+    compliance: ComplianceHolds = Field(default_factory=ComplianceHolds)
     long_life: LongLife = Field(default_factory=LongLife)
     assets: list[Asset] = Field(min_length=1)
 
@@ -376,10 +405,14 @@ def load_program_text(path: Path, text: str) -> Program:
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ProgramError(f"{path}: not valid YAML{where}: {problem}") from err
     try:
-        return Program.model_validate(raw)
+        program = Program.model_validate(raw)
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
             for e in err.errors()
         )
         raise ProgramError(f"{path}: invalid program: {problems}") from err
+    calendar = program.screening.safety.calendar_problem() if program.screening else None
+    if calendar:
+        raise ProgramError(f"{path}: invalid program: screening.safety: {calendar}")
+    return program

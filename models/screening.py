@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Flag = Literal[
     "adverse_event", "special_situation", "product_complaint", "medical_question", "off_label"
@@ -26,8 +26,8 @@ Route = Literal["drug_safety", "medical_information"]
 class ScreeningTerms(BaseModel):
     """Words and phrases the screen looks for, matched as whole words after normalisation.
 
-    Lists that raise a flag are also matched fuzzily (misspellings); the hint lists for the
-    minimum elements and `use_terms` are matched exactly.
+    Lists that raise a flag, and the product names, are also matched fuzzily (misspellings);
+    the hint lists for the minimum elements and `use_terms` are matched exactly.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -44,6 +44,10 @@ class ScreeningTerms(BaseModel):
         default_factory=list,
         description="past-use cues: with an off-label match in the same field, off-label use "
         "is a special situation (DOMAIN 1)",
+    )
+    known_words: list[str] = Field(
+        default_factory=list,
+        description="ordinary words never read as a misspelling of a term (leaving, not leaking)",
     )
 
     @field_validator("*")
@@ -64,15 +68,19 @@ class SafetyRules(BaseModel):
     holiday_country: str = Field(default="US", description="ISO 3166-1 alpha-2, `holidays` codes")
     holiday_subdivision: str | None = Field(default=None, description="e.g. a US state, CA")
 
-    @model_validator(mode="after")
-    def _known_calendar(self) -> SafetyRules:
-        import holidays  # imported here so loading models stays light
+    def calendar_problem(self) -> str | None:
+        """Why `holidays` has no calendar for this country/subdivision, or None.
+
+        Checked when a program file is loaded, not as a model validator: the program also
+        travels in workflow payloads, and the workflow sandbox must not import `holidays`.
+        """
+        import holidays
 
         try:
             holidays.country_holidays(self.holiday_country, subdiv=self.holiday_subdivision)
         except NotImplementedError as err:
-            raise ValueError(f"no holiday calendar: {err}") from err
-        return self
+            return f"no holiday calendar: {err}"
+        return None
 
 
 class Screening(BaseModel):

@@ -173,3 +173,46 @@ class Suppression(SQLModel, table=True):
     email_hash: str = Field(max_length=64, unique=True)
     reason: str = Field(max_length=100)
     created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+
+
+class ScreeningCase(SQLModel, table=True):
+    """A screened event routed to drug safety or medical information (DOMAIN 1-5).
+
+    The original text is kept here, in the safety record, and nowhere on the commercial side:
+    the lead's workflow and everything reps see carry only `case_ref`.
+    """
+
+    __tablename__ = "screening_case"
+
+    case_ref: str = Field(primary_key=True, max_length=40)
+    lead_id: str = Field(index=True, max_length=40)
+    event_id: str = Field(max_length=200, unique=True)
+    event_type: str = Field(max_length=40)
+    route: str = Field(max_length=40, description="drug_safety | medical_information")
+    flags: str = Field(description="JSON list")
+    matched_terms: str = Field(description="JSON list of {field, flag, term}")
+    minimum_elements: str = Field(description="JSON object of the four elements")
+    texts: str = Field(description="JSON object: field path -> original text")
+    status: str = Field(max_length=20, description="open | forwarded | escalated")
+    awareness_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    forward_by: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+    forwarded_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+    escalated_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class ComplianceReview(SQLModel, table=True):
+    """A review item for compliance: why a lead is held, and who decided what."""
+
+    __tablename__ = "compliance_review"
+
+    review_id: str = Field(primary_key=True, max_length=80)
+    lead_id: str = Field(index=True, max_length=40)
+    reason: str
+    trigger: str = Field(max_length=250)
+    status: str = Field(max_length=20, description="open | escalated | released | blocked")
+    opened_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    due_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    reviewer: str | None = Field(default=None, max_length=200)
+    actor: str | None = Field(default=None, max_length=200)
+    note: str | None = None
+    decided_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]

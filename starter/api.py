@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import escape as html_escape
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security, status
 from fastapi.exceptions import RequestValidationError
@@ -15,17 +15,26 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.decisions import archived_decisions
+from activities.reviews import list_reviews, review_lead
 from activities.tokens import lead_for_token
 from models.db import make_engine, migrate
 from models.events import EventBatchIn, EventDecided, EventResult, EventsAccepted, LeadEventIn
-from models.lead import DecisionLog, LeadState, PauseRequest, ResumeRequest
+from models.lead import (
+    DecisionLog,
+    LeadState,
+    PauseRequest,
+    ResumeRequest,
+    ReviewDecision,
+    ReviewRecordResult,
+)
 from models.program import load_program
-from models.tables import OutboxMessage, OutboxMessagePublic
+from models.tables import ComplianceReview, OutboxMessage, OutboxMessagePublic
 from starter.auth import KeyHolder, KeyRing
+from starter.identity import IdentityConflict
 from starter.intake import (
     EventPayloadError,
     IntakeRules,
@@ -82,9 +91,14 @@ def create_app(
     app.state.engine = engine
     app.state.keyring = keyring or make_keyring(settings)
     app.add_exception_handler(EventPayloadError, _payload_error)  # type: ignore[arg-type]
+    app.add_exception_handler(IdentityConflict, _identity_conflict)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_error)  # type: ignore[arg-type]
     app.include_router(_routes())
     return app
+
+
+def _identity_conflict(_: Request, err: IdentityConflict) -> JSONResponse:
+    return JSONResponse(status_code=409, content={"message": str(err)})
 
 
 def _payload_error(_: Request, err: EventPayloadError) -> JSONResponse:
@@ -184,13 +198,16 @@ def _routes() -> Any:
         if wait:
             if is_batch:
                 raise HTTPException(422, "wait=true takes one event, not a batch")
-            lead_id, outcome = await submit_event_and_wait(
-                client,
-                engine,
-                settings.task_queue,
-                events[0],
-                IntakeRules.of(request.app.state.program),
-            )
+            try:
+                lead_id, outcome = await submit_event_and_wait(
+                    client,
+                    engine,
+                    settings.task_queue,
+                    events[0],
+                    IntakeRules.of(request.app.state.program),
+                )
+            except WorkflowUpdateFailedError as err:
+                raise HTTPException(422, f"the lead refused the event: {err.cause}") from err
             status_ = "duplicate" if outcome.status == "duplicate" else "accepted"
             return EventDecided(
                 event_id=outcome.event_id,
@@ -280,6 +297,50 @@ def _routes() -> Any:
         await _query(handle.signal(LeadWorkflow.resume, request), lead_id)
         return ManualAction(lead_id=lead_id, action="resume", by=holder.name)
 
+    @router.get(
+        "/v1/compliance/reviews",
+        tags=["compliance"],
+        dependencies=[require("compliance:act")],
+        response_model=list[ComplianceReview],
+    )
+    def compliance_reviews(
+        engine: EngineDep,
+        review_status: Annotated[
+            str | None, Query(alias="status", pattern="^(open|escalated|released|blocked)$")
+        ] = None,
+    ) -> list[ComplianceReview]:
+        """Leads held for compliance review, oldest first."""
+        return list_reviews(engine, review_status)
+
+    @router.post(
+        "/v1/compliance/reviews/{review_id}/decide",
+        tags=["compliance"],
+        response_model=ReviewRecordResult,
+    )
+    async def decide_compliance_review(
+        review_id: str,
+        body: ReviewBody,
+        client: ClientDep,
+        engine: EngineDep,
+        holder: Annotated[KeyHolder, require("compliance:act")],
+    ) -> ReviewRecordResult:
+        """Release (resume where it stopped) or block (disqualify) a held lead."""
+        lead_id = await asyncio.to_thread(review_lead, engine, review_id)
+        if lead_id is None:
+            raise HTTPException(404, f"no review {review_id}")
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        decision = ReviewDecision(
+            review_id=review_id,
+            reviewer=body.reviewer,
+            decision=body.decision,
+            note=body.note,
+            actor=holder.name,
+        )
+        try:
+            return await handle.execute_update(LeadWorkflow.decide_review, decision)  # type: ignore[no-any-return]
+        except WorkflowUpdateFailedError as err:
+            raise HTTPException(409, f"review {review_id} is not open") from err
+
     @router.get("/v1/unsubscribe", tags=["recipients"], response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: Annotated[str, Query(max_length=300)]) -> str:
         """The page an email's unsubscribe link opens: one button, no login."""
@@ -320,6 +381,12 @@ UNSUBSCRIBE_PAGE = """<!doctype html><html><body>
 UNSUBSCRIBED_PAGE = """<!doctype html><html><body>
 <h1>You are unsubscribed</h1><p>You will receive no further promotional email from us.</p>
 </body></html>"""
+
+
+class ReviewBody(BaseModel):
+    decision: Literal["release", "block"]
+    reviewer: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class ManualAction(BaseModel):

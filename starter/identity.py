@@ -11,6 +11,10 @@ from models.events import LeadProfile
 from models.tables import Lead, utcnow
 
 
+class IdentityConflict(ValueError):
+    """The event's identifiers point at different leads: never merged automatically."""
+
+
 def new_lead_id() -> str:
     """An opaque id: says nothing about the person."""
     return f"ld_{secrets.token_hex(10)}"
@@ -64,7 +68,10 @@ def resolve_lead(session: Session, profile: LeadProfile, *, link_on_email: bool 
             session.rollback()
             continue
         return lead.lead_id
-    raise RuntimeError("identity resolution kept conflicting; retry the request")
+    raise IdentityConflict(
+        "lead: these identifiers belong to different leads (e.g. one lead's NPI with another's "
+        "email); a data steward must resolve them"
+    )
 
 
 def lead_exists(session: Session, lead_id: str) -> bool:

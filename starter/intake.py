@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.consent import append_consent, consent_record_for, suppress
 from activities.enrichment import enrich
+from activities.safety import open_case
+from activities.screening import free_text_fields, redact, screen
 from models.events import (
     EventBatchIn,
     EventResult,
@@ -25,27 +28,32 @@ from models.events import (
     LeadEventIn,
     LeadProfile,
 )
-from models.lead import RECORD_EVENT, EventOutcome, LeadWorkflowInput
+from models.lead import RECORD_EVENT, EventOutcome, LeadWorkflowInput, SafetyCaseInput
 from models.program import ConsentRules, Program
 from models.reference import ReferenceData
-from models.tables import ConsentRecord, Lead
+from models.screening import Screening
+from models.tables import ConsentRecord, Lead, ScreeningCase
 from starter.identity import resolve_lead
 from workflows.checks import rejection
 from workflows.lead import LeadWorkflow
+from workflows.safety import SafetyCaseWorkflow
 
 log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
 class IntakeRules:
-    """What the program says about intake: consent regimes and reference data."""
+    """What the program says about intake: consent regimes, reference data, screening."""
 
     consent: ConsentRules = field(default_factory=ConsentRules)
     reference: ReferenceData = field(default_factory=ReferenceData)
+    screening: Screening | None = None
 
     @classmethod
     def of(cls, program: Program) -> IntakeRules:
-        return cls(consent=program.consent, reference=program.reference)
+        return cls(
+            consent=program.consent, reference=program.reference, screening=program.screening
+        )
 
 
 DEFAULT_RULES = IntakeRules()
@@ -114,7 +122,8 @@ async def submit_events(
     """Resolve each event's lead and signal-with-start its workflow."""
     results = []
     for event in events:
-        lead_id, lead_event = await asyncio.to_thread(_prepare, engine, event, rules)
+        prepared = await asyncio.to_thread(_prepare, engine, event, rules)
+        lead_id = prepared.lead_id
         await client.start_workflow(
             LeadWorkflow.run,
             LeadWorkflowInput(lead_id=lead_id),
@@ -122,8 +131,9 @@ async def submit_events(
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             start_signal=RECORD_EVENT,
-            start_signal_args=[lead_event],
+            start_signal_args=[prepared.event],
         )
+        await _follow_up(client, task_queue, prepared)
         log.info("event accepted", lead_id=lead_id, event_type=event.type.value)
         results.append(EventResult(event_id=event.event_id, lead_id=lead_id, status="accepted"))
     return results
@@ -140,7 +150,8 @@ async def submit_event_and_wait(
 
     The update id is the event id, so the server itself drops a repeated delivery.
     """
-    lead_id, lead_event = await asyncio.to_thread(_prepare, engine, event, rules)
+    prepared = await asyncio.to_thread(_prepare, engine, event, rules)
+    lead_id = prepared.lead_id
     start = WithStartWorkflowOperation(
         LeadWorkflow.run,
         LeadWorkflowInput(lead_id=lead_id),
@@ -150,18 +161,29 @@ async def submit_event_and_wait(
     )
     outcome = await client.execute_update_with_start_workflow(
         LeadWorkflow.submit_event,
-        lead_event,
+        prepared.event,
         start_workflow_operation=start,
         id=event.event_id,
     )
+    await _follow_up(client, task_queue, prepared)
     log.info("event decided", lead_id=lead_id, event_type=event.type.value, status=outcome.status)
     return lead_id, outcome
 
 
-def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> tuple[str, LeadEvent]:
+@dataclass(frozen=True)
+class Prepared:
+    """An event ready for its lead's workflow, and a safety case to follow up, if any."""
+
+    lead_id: str
+    event: LeadEvent
+    safety_case: SafetyCaseInput | None = None
+
+
+def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared:
     """Normalise and check the lead's data, find or create the lead, and record at once what
     the company must know: consent changes in the ledger, bounces and complaints on the
-    suppression list. Returns the lead id and the event as its workflow may see it."""
+    suppression list, and any free text flagged by screening in a safety or medical case
+    (the workflow then sees only the case reference, DOMAIN 1-4)."""
     enriched = enrich(event.lead, None, rules.reference)
     profile = event.lead.model_copy(
         update={
@@ -186,6 +208,7 @@ def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> tuple[st
         verified = bool(
             lead and ((lead.npi and enriched.npi_valid and country == "US") or lead.crm_id)
         )
+        screened = _screen(session, lead_id, event, rules, reporter=bool(lead and lead.email))
     facts = event.lead.facts().model_copy(
         update={
             "role": enriched.role or event.lead.role,
@@ -198,7 +221,74 @@ def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> tuple[st
             "missing_routing_fields": enriched.missing_routing_fields,
         }
     )
-    return lead_id, LeadEvent.from_intake(event, facts)
+    lead_event = LeadEvent.from_intake(event, facts)
+    case = None
+    if screened is not None:
+        case, properties = screened
+        lead_event = lead_event.model_copy(update={"properties": properties})
+    safety = (
+        SafetyCaseInput(case_ref=case.case_ref, forward_by=case.forward_by)
+        if case is not None and case.forward_by is not None
+        else None
+    )
+    return Prepared(lead_id, lead_event, safety)
+
+
+def _screen(
+    session: Session, lead_id: str, event: LeadEventIn, rules: IntakeRules, reporter: bool
+) -> tuple[ScreeningCase, dict[str, Any]] | None:
+    """Screen every free-text field; a routed report opens a case and is withheld."""
+    if rules.screening is None:
+        return None
+    texts = free_text_fields(event.type.value, event.properties)
+    if not texts:
+        return None
+    result = screen(texts, rules.screening, reporter_identifiable=reporter)
+    if result.route is None:
+        return None
+    awareness = min(event.occurred_at, datetime.now(UTC))  # first receipt by a company system
+    case = open_case(
+        session,
+        lead_id=lead_id,
+        event_id=event.event_id,
+        event_type=event.type.value,
+        result=result,
+        texts=texts,
+        awareness_at=awareness,
+        rules=rules.screening.safety,
+    )
+    properties = copy.deepcopy(event.properties)
+    for path, replacement in redact(texts, result, case.case_ref).items():
+        _set_path(properties, path.removeprefix("properties."), replacement)
+    properties["screening"] = {
+        "case_ref": case.case_ref,
+        "route": case.route,
+        "flags": result.flags,
+    }
+    log.info("screened event routed", lead_id=lead_id, case_ref=case.case_ref, route=case.route)
+    return case, properties
+
+
+def _set_path(target: dict[str, Any], path: str, value: str) -> None:
+    head, _, rest = path.partition(".")
+    if not rest:
+        target[head] = value
+    elif isinstance(target.get(head), dict):
+        _set_path(target[head], rest, value)
+
+
+async def _follow_up(client: Client, task_queue: str, prepared: Prepared) -> None:
+    """A safety case gets its own workflow: forwarded to drug safety by the deadline."""
+    case = prepared.safety_case
+    if case is None:
+        return
+    await client.start_workflow(
+        SafetyCaseWorkflow.run,
+        case,
+        id=f"safety-{case.case_ref}",
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
 
 
 async def withdraw_by_link(

@@ -15,7 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.events import LeadEvent, LeadEventIn
 from models.lead import DecisionLog, LeadState, PauseRequest, ResumeRequest
-from starter.intake import submit_events, workflow_id
+from models.program import load_program
+from starter.intake import IntakeRules, submit_events, workflow_id
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import eventually
@@ -41,6 +42,8 @@ class Journey:
         self.profile = {**CLINICIAN, **profile}
         self.profile.setdefault("npi", npi_for(self.profile["email"]))
         self.lead_id: str | None = None
+        # Like the API, intake reads the program once, when it starts.
+        self.rules = IntakeRules.of(load_program(settings.program))
 
     @property
     def handle(self) -> WorkflowHandle[Any, Any]:
@@ -60,7 +63,7 @@ class Journey:
             }
         )
         [result] = await submit_events(
-            self.env.client, self.engine, self.settings.task_queue, [event]
+            self.env.client, self.engine, self.settings.task_queue, [event], self.rules
         )
         self.lead_id = result.lead_id
         await self.until(lambda s: event_id in s.recent_event_ids)

@@ -2,7 +2,7 @@
 deadline and the redaction the commercial side sees.
 
 Measured recall and precision are printed; see them with
-`.venv/bin/pytest -q -s tests/test_screening.py -k report`.
+`.venv/bin/pytest -q -s tests/test_screening.py -k test_report`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,11 @@ from activities.screening import (
 from models.screening import MEDICAL_FLAGS, SAFETY_FLAGS, SafetyRules, Screening, ScreenResult
 
 ROOT = Path(__file__).resolve().parent.parent
-SCREENING_FILE = ROOT / "program" / "sample-screening.yaml"
+SCREENING_FILE = ROOT / "program" / "sample.yaml"
 EXAMPLES_FILE = Path(__file__).resolve().parent / "data" / "screening_examples.yaml"
 SCREENING = Screening.model_validate(yaml.safe_load(SCREENING_FILE.read_text())["screening"])
-EXAMPLES: list[dict[str, Any]] = yaml.safe_load(EXAMPLES_FILE.read_text())["examples"]
+LABELLED: dict[str, list[dict[str, Any]]] = yaml.safe_load(EXAMPLES_FILE.read_text())
+EXAMPLES, HELD_OUT = LABELLED["examples"], LABELLED["held_out"]
 CLEAN = [e for e in EXAMPLES if not e["flags"]]
 FIELD = "properties.comment"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -44,15 +45,17 @@ def screened(text: str, reporter_identifiable: bool = True) -> ScreenResult:
     return screen({FIELD: text}, SCREENING, reporter_identifiable=reporter_identifiable)
 
 
-def recall(flags: frozenset[str]) -> tuple[int, int, list[str]]:
+def recall(
+    flags: frozenset[str], examples: list[dict[str, Any]] = EXAMPLES
+) -> tuple[int, int, list[str]]:
     """(found, expected, misses) over every (example, expected flag) pair among `flags`."""
-    expected = [(e["text"], f) for e in EXAMPLES for f in e["flags"] if f in flags]
+    expected = [(e["text"], f) for e in examples for f in e["flags"] if f in flags]
     misses = [f"{flag}: {text}" for text, flag in expected if flag not in screened(text).flags]
     return len(expected) - len(misses), len(expected), misses
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 # --- the configuration and the labelled set ---------------------------------------------------
@@ -69,16 +72,27 @@ def test_sample_screening_validates_with_useful_term_lists() -> None:
     assert SCREENING.safety == SafetyRules(forward_within_business_days=1, holiday_country="US")
 
 
+def test_no_list_repeats_a_term_once_normalised() -> None:
+    for name, terms in SCREENING.terms:
+        normalised = [" ".join(tokens(term)) for term in terms]
+        assert len(normalised) == len(set(normalised)), name
+
+
+def test_a_long_email_thread_is_screened_whole() -> None:
+    thread = " ".join(e["text"] for e in EXAMPLES + HELD_OUT) + " unseen wording zqxv"
+    assert screened(thread).route == "drug_safety"
+
+
 def test_screening_config_refuses_unknown_keys_blank_terms_and_unknown_calendars() -> None:
     raw = yaml.safe_load(SCREENING_FILE.read_text())["screening"]
     with pytest.raises(ValidationError, match="extra"):
         Screening.model_validate({**raw, "surprise": 1})
     with pytest.raises(ValidationError, match="letter or digit"):
         Screening.model_validate({**raw, "terms": {**raw["terms"], "product_terms": [" - "]}})
-    with pytest.raises(ValidationError, match="no holiday calendar"):
-        SafetyRules(holiday_country="XX")
-    with pytest.raises(ValidationError, match="no holiday calendar"):
-        SafetyRules(holiday_country="US", holiday_subdivision="ZZ")
+    assert "no holiday calendar" in (SafetyRules(holiday_country="XX").calendar_problem() or "")
+    unknown_state = SafetyRules(holiday_country="US", holiday_subdivision="ZZ")
+    assert "no holiday calendar" in (unknown_state.calendar_problem() or "")
+    assert SafetyRules().calendar_problem() is None
     with pytest.raises(ValidationError):
         SafetyRules(forward_within_business_days=0)
 
@@ -119,23 +133,38 @@ def test_clean_commercial_texts_rarely_flag_as_safety() -> None:
     assert len(flagged) / len(CLEAN) <= 0.10, flagged
 
 
-def test_report_recall_and_precision() -> None:
-    """Prints the measured numbers (run with -s); asserts nothing the tests above do not."""
-    results = [(e, screened(e["text"])) for e in EXAMPLES]
-    for name, group in (("safety", SAFETY_FLAGS), ("medical", MEDICAL_FLAGS)):
-        found, expected, _ = recall(group)
-        labelled = [bool(set(e["flags"]) & group) for e, _ in results]
-        raised = [bool(set(r.flags) & group) for _, r in results]
-        true_pos = sum(a and b for a, b in zip(labelled, raised, strict=True))
-        clean_hits = sum(bool(set(r.flags) & group) for e, r in results if not e["flags"])
-        print(
-            f"{name}: recall {found}/{expected} = {found / expected:.1%} (per flag); "
-            f"precision {true_pos}/{sum(raised)} = {true_pos / sum(raised):.1%} (per example); "
-            f"false positives on clean texts {clean_hits}/{len(CLEAN)} = "
-            f"{clean_hits / len(CLEAN):.1%}"
+def measured(examples: list[dict[str, Any]]) -> list[str]:
+    """Recall per flag, routing recall and precision per example, and clean-text hits."""
+    results = [(e, screened(e["text"])) for e in examples]
+    clean = [r for e, r in results if not e["flags"]]
+    lines = []
+    for name, group, route in (
+        ("safety", SAFETY_FLAGS, "drug_safety"),
+        ("medical", MEDICAL_FLAGS, "medical_information"),
+    ):
+        found, expected, _ = recall(group, examples)
+        labelled = [(bool(set(e["flags"]) & group), bool(set(r.flags) & group)) for e, r in results]
+        true_pos, raised = sum(a and b for a, b in labelled), sum(b for _, b in labelled)
+        positives = [r for e, r in results if set(e["flags"]) & group]
+        routed = sum(r.route is not None for r in positives)
+        on_route = sum(r.route == route for r in positives)
+        hits = sum(bool(set(r.flags) & group) for r in clean)
+        lines.append(
+            f"{name}: recall {found}/{expected} = {found / expected:.1%} per flag, "
+            f"{on_route}/{len(positives)} routed to {route}, {routed}/{len(positives)} routed "
+            f"anywhere; precision {true_pos}/{raised} = {true_pos / max(raised, 1):.1%} per "
+            f"example; clean texts flagged {hits}/{len(clean)} = {hits / len(clean):.1%}"
         )
-    routed = sum(r.route is not None for e, r in results if not e["flags"])
-    print(f"clean texts routed anywhere: {routed}/{len(CLEAN)}; examples: {len(EXAMPLES)}")
+    return lines
+
+
+def test_report_recall_and_precision() -> None:
+    """Prints the measured numbers (run with -s); the held-out set is reported, not asserted."""
+    for name, examples in (("labelled", EXAMPLES), ("held out", HELD_OUT)):
+        print(f"\n{name} ({len(examples)} texts):")
+        for line in measured(examples):
+            print(f"  {line}")
+    assert HELD_OUT
 
 
 # --- negation, misspelling, tolerance --------------------------------------------------------
@@ -191,7 +220,12 @@ def test_a_word_that_is_itself_a_term_is_not_a_misspelling_of_another() -> None:
 
 
 def test_short_words_must_be_exact_and_phrases_get_one_edit_fewer() -> None:
-    assert [allowed_edits(w) for w in ("rash", "nausea", "dizziness", "hypotension")] == [0, 1, 1, 2]
+    assert [allowed_edits(w) for w in ("rash", "nausea", "dizziness", "hypotension")] == [
+        0,
+        1,
+        1,
+        2,
+    ]
     assert within_edits("dizzyness", "dizziness", 1)
     assert within_edits("zelmsotat", "zelmostat", 1)  # a swap is one edit
     assert not within_edits("rush", "rash", 0)

@@ -15,6 +15,8 @@ from models.lead import (
     Pause,
     PauseRequest,
     ResumeRequest,
+    Review,
+    ReviewDecision,
     SendTouchResult,
     Stage,
     StopRecord,
@@ -33,6 +35,10 @@ EMAIL_ENGAGEMENT = frozenset({E.EMAIL_OPENED, E.EMAIL_CLICKED})
 PROMOTIONAL_PURPOSES = frozenset({None, "", "promotional", "marketing", "all"})
 EMAIL_CHANNELS = frozenset({None, "", "email", "all"})
 OPT_OUT = "stop.opt_out"
+HOLD = "stop.compliance_hold"
+PROMOTIONAL_REQUESTS = frozenset(
+    {E.INFO_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
+)
 SPAM_COMPLAINT = "stop.spam_complaint"
 OBJECTIONS = frozenset({OPT_OUT, SPAM_COMPLAINT})
 TOUCHES_KEPT = 200
@@ -148,14 +154,26 @@ class LeadEngine:
             now, trigger, "event.recorded", f"recorded {etype.value}", {"type": etype.value}
         )
         self._apply_stops(etype, event, now, trigger)
-        if etype in MEDICAL:
+        screening = prop(event, "screening")
+        routed = screening if isinstance(screening, dict) and screening.get("route") else None
+        if routed is not None:
+            # Screened at intake: the report went to a case; here only its reference (DOMAIN 4).
+            self.decide(
+                now,
+                trigger,
+                "screening.routed",
+                f"case {routed.get('case_ref')} routed to {routed.get('route')}; not scored",
+                {"flags": ",".join(str(f) for f in routed.get("flags") or [])},
+            )
+        elif etype in MEDICAL:
             # DOMAIN 4: no commercial score, no stage move, and the text stays out of the log.
             self.decide(now, trigger, "medical.question", "for medical information; not scored")
-        else:
+        self._check_holds(etype, event, routed, now, trigger)
+        if routed is None and etype not in MEDICAL:
             self._apply_engagement(etype, event, now, trigger)
             self._apply_intent(etype, now, trigger)
             self._apply_track(event, now, trigger)
-        self.rescore(now, trigger, promote=etype not in MEDICAL)
+        self.rescore(now, trigger, promote=etype not in MEDICAL and routed is None)
         self.replan(now, trigger)
         return self._finish(outcome, "accepted")
 
@@ -361,6 +379,88 @@ class LeadEngine:
                 state.planned_touch_at = soon
                 self.decide(now, trigger, rule_id, f"next touch no later than {soon.isoformat()}")
 
+    # -- compliance hold -------------------------------------------------------------------
+
+    def _check_holds(
+        self,
+        etype: EventType,
+        event: LeadEvent,
+        routed: dict[str, object] | None,
+        now: datetime,
+        trigger: str,
+    ) -> None:
+        holds = self.program.compliance
+        flags = routed.get("flags") if routed else None
+        asset = self.program.asset(str(prop(event, "asset_id") or ""))
+        asks_for_promotion = etype in PROMOTIONAL_REQUESTS or (
+            etype is E.CONTENT_DOWNLOADED and asset is not None and asset.promotional
+        )
+        reason = None
+        if holds.off_label and isinstance(flags, list) and "off_label" in flags:
+            reason = "off-label topic in the lead's own words"
+        elif (
+            holds.partner_data_without_consent
+            and _key(prop(event, "source")) == "partner"
+            and not prop(event, "consent_basis")
+        ):
+            reason = "partner-sourced data without a consent basis"
+        elif (
+            holds.unverified_promotional_request
+            and asks_for_promotion
+            and self.state.facts.hcp_verified is False
+        ):
+            reason = "unverified HCP asking for promotional material"
+        if reason:
+            self.hold(now, trigger, reason)
+
+    def hold(self, now: datetime, trigger: str, reason: str) -> None:
+        """Put the lead on compliance hold with a review item (one open review at a time)."""
+        state = self.state
+        if state.review is not None:
+            self.decide(now, trigger, "compliance.hold", f"already held; also: {reason}")
+            return
+        state.reviews_total += 1
+        state.review = Review(
+            review_id=f"{state.lead_id}-r{state.reviews_total}",
+            reason=reason,
+            trigger=trigger,
+            opened_at=now,
+            due_at=now + self.program.compliance.review_within,
+            stage_before=state.stage,
+        )
+        self._stop(now, trigger, HOLD, f"compliance review: {reason}", Stage.COMPLIANCE_HOLD)
+        self.decide(now, trigger, "compliance.hold", f"review {state.review.review_id}: {reason}")
+
+    def review_overdue(self, now: datetime) -> bool:
+        """Escalate an undecided review once its time is up; True when it just escalated."""
+        review = self.state.review
+        if review is None or review.escalated or now < review.due_at:
+            return False
+        review.escalated = True
+        self.decide(
+            now, "timer:review_due", "compliance.escalated", f"review {review.review_id} overdue"
+        )
+        return True
+
+    def decide_review(self, decision: ReviewDecision, now: datetime) -> None:
+        """Apply a reviewer's decision: release resumes where it stopped, block disqualifies."""
+        review = self.state.review
+        assert review is not None and review.review_id == decision.review_id
+        trigger = f"update:decide_review:{decision.review_id}"
+        inputs = {"reviewer": decision.reviewer, "note": decision.note or ""}
+        if decision.actor:
+            inputs["actor"] = decision.actor
+        self.decide(
+            now, trigger, f"compliance.{decision.decision}", f"review {review.review_id}", inputs
+        )
+        self.state.stops.pop(HOLD, None)
+        self.state.review = None
+        if decision.decision == "release":
+            self.move_stage(now, trigger, review.stage_before, "compliance.release")
+        else:
+            self.move_stage(now, trigger, Stage.DISQUALIFIED, "compliance.block")
+        self.replan(now, trigger)
+
     # -- scores ----------------------------------------------------------------------------
 
     def rescore(self, now: datetime, trigger: str, *, promote: bool = True) -> None:
@@ -464,6 +564,9 @@ class LeadEngine:
         times = [self.state.next_touch_at]
         if self.state.pause is not None:
             times.append(self.state.pause.until)
+        review = self.state.review
+        if review is not None and not review.escalated:
+            times.append(review.due_at)
         pending = [t for t in times if t is not None]
         return min(pending) if pending else None
 

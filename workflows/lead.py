@@ -17,7 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from models.events import LeadEvent
     from models.lead import (
         ARCHIVE_DECISIONS,
+        CLOSE_REVIEW,
         LOAD_PROGRAM,
+        OPEN_REVIEW,
         RECORD_EVENT,
         SEND_TOUCH,
         ArchiveDecisionsInput,
@@ -30,6 +32,10 @@ with workflow.unsafe.imports_passed_through():
         LoadProgramInput,
         PauseRequest,
         ResumeRequest,
+        Review,
+        ReviewDecision,
+        ReviewRecordInput,
+        ReviewRecordResult,
         SendTouchInput,
         SendTouchResult,
     )
@@ -65,6 +71,8 @@ class LeadWorkflow:
             await self._sleep_until_due(engine)
             now = workflow.now()
             engine.resume_if_due(now)
+            if engine.review_overdue(now):
+                await self._record_review(escalated=True)
             if self._state.next_touch_at is not None and self._state.next_touch_at <= now:
                 engine = await self._load_program()
                 await self._touch(engine)
@@ -118,9 +126,55 @@ class LeadWorkflow:
         engine = await self._ready()
         self._wake = True
         try:
-            return engine.apply_event(event, workflow.now())
+            outcome = engine.apply_event(event, workflow.now())
         except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
             return engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
+        await self._record_review()
+        return outcome
+
+    @workflow.update
+    async def decide_review(self, decision: ReviewDecision) -> ReviewRecordResult:
+        """A compliance reviewer releases or blocks the held lead."""
+        engine = await self._ready()
+        review = self._state.review
+        assert review is not None
+        engine.decide_review(decision, workflow.now())
+        self._wake = True
+        return await self._review_activity(CLOSE_REVIEW, review, decision)
+
+    @decide_review.validator
+    def _validate_decide_review(self, decision: ReviewDecision) -> None:
+        review = self._state.review
+        if review is None or review.review_id != decision.review_id:
+            raise ValueError(f"review {decision.review_id} is not open for this lead")
+
+    async def _record_review(self, escalated: bool = False) -> None:
+        """Write the open review item for reviewers (once, and again when it escalates)."""
+        review = self._state.review
+        if review is None or (review.recorded and not escalated):
+            return
+        review.recorded = True
+        await self._review_activity(OPEN_REVIEW, review, None)
+
+    async def _review_activity(
+        self, name: str, review: Review, decision: ReviewDecision | None
+    ) -> ReviewRecordResult:
+        return await workflow.execute_activity(
+            name,
+            ReviewRecordInput(
+                lead_id=self._state.lead_id,
+                review_id=review.review_id,
+                reason=review.reason,
+                trigger=review.trigger,
+                opened_at=review.opened_at,
+                due_at=review.due_at,
+                escalated=review.escalated,
+                decision=decision,
+            ),
+            result_type=ReviewRecordResult,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
 
     async def _ready(self) -> LeadEngine:
         await workflow.wait_condition(lambda: self._engine is not None)

@@ -1,0 +1,163 @@
+"""Safety and medical screening cases: opened at intake, forwarded to drug safety on time."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import smtplib
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+import structlog
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.messaging import SmtpTarget
+from activities.screening import forward_by
+from models.lead import ESCALATE_CASE, FORWARD_CASE, CaseActionInput, CaseActionResult
+from models.program import SafetyContacts, load_program
+from models.screening import SafetyRules, ScreenResult
+from models.tables import ScreeningCase, utcnow
+
+log = structlog.get_logger(__name__)
+
+
+def new_case_ref(route: str) -> str:
+    prefix = "SC" if route == "drug_safety" else "MI"
+    return f"{prefix}-{secrets.token_hex(5).upper()}"
+
+
+def open_case(
+    session: Session,
+    *,
+    lead_id: str,
+    event_id: str,
+    event_type: str,
+    result: ScreenResult,
+    texts: dict[str, str],
+    awareness_at: datetime,
+    rules: SafetyRules,
+) -> ScreeningCase:
+    """Record a routed report; the same event screened twice opens one case."""
+    assert result.route is not None
+    existing = session.exec(select(ScreeningCase).where(ScreeningCase.event_id == event_id)).first()
+    if existing:
+        return existing
+    case = ScreeningCase(
+        case_ref=new_case_ref(result.route),
+        lead_id=lead_id,
+        event_id=event_id,
+        event_type=event_type,
+        route=result.route,
+        flags=json.dumps(result.flags),
+        matched_terms=json.dumps([m.model_dump() for m in result.matched]),
+        minimum_elements=json.dumps(result.minimum_elements),
+        texts=json.dumps(texts),
+        status="open",
+        awareness_at=awareness_at,
+        forward_by=forward_by(awareness_at, rules) if result.route == "drug_safety" else None,
+    )
+    session.add(case)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        found = session.exec(select(ScreeningCase).where(ScreeningCase.event_id == event_id)).one()
+        return found
+    session.refresh(case)
+    return case
+
+
+class SafetyActivities:
+    """Forwarding cases to drug safety by email, and escalating late ones."""
+
+    def __init__(self, engine: Engine, smtp: SmtpTarget, program_path: Path) -> None:
+        self._engine = engine
+        self._smtp = smtp
+        self._program_path = program_path
+
+    @activity.defn(name=FORWARD_CASE)
+    def forward_case(self, request: CaseActionInput) -> CaseActionResult:
+        """Send the full report to the drug safety mailbox (once) and record when."""
+        with Session(self._engine) as session:
+            case = self._case(session, request.case_ref)
+            if case.forwarded_at is None:
+                contacts = self._contacts()
+                elements = json.loads(case.minimum_elements)
+                due = case.forward_by.isoformat() if case.forward_by else "n/a"
+                lines = [
+                    f"Case {case.case_ref} ({case.route}), aware {case.awareness_at.isoformat()}",
+                    f"Forward by: {due}",
+                    "Minimum elements: "
+                    + ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in elements.items()),
+                    f"Lead reference: {case.lead_id} (contact details in the lead record)",
+                    "",
+                    *(f"{field}:\n{text}\n" for field, text in json.loads(case.texts).items()),
+                ]
+                self._send(
+                    contacts.drug_safety_mailbox, f"Possible adverse event {case.case_ref}", lines
+                )
+                case.forwarded_at = utcnow()
+                case.status = "forwarded"
+                session.add(case)
+                session.commit()
+            log.info("safety case forwarded", case_ref=case.case_ref, lead_id=case.lead_id)
+            assert case.forwarded_at is not None
+            return CaseActionResult(
+                case_ref=case.case_ref, status=case.status, at=case.forwarded_at
+            )
+
+    @activity.defn(name=ESCALATE_CASE)
+    def escalate_case(self, request: CaseActionInput) -> CaseActionResult:
+        """The forwarding deadline passed: alert the escalation mailbox (reference only)."""
+        with Session(self._engine) as session:
+            case = self._case(session, request.case_ref)
+            if case.escalated_at is None:
+                self._send(
+                    self._contacts().escalation_mailbox,
+                    f"OVERDUE: safety case {case.case_ref} not forwarded in time",
+                    [
+                        f"Case {case.case_ref} was due at drug safety by "
+                        f"{case.forward_by.isoformat() if case.forward_by else 'n/a'}.",
+                        "Forwarding is still being retried; please follow up.",
+                    ],
+                )
+                case.escalated_at = utcnow()
+                if case.forwarded_at is None:
+                    case.status = "escalated"
+                session.add(case)
+                session.commit()
+            assert case.escalated_at is not None
+            return CaseActionResult(
+                case_ref=case.case_ref, status=case.status, at=case.escalated_at
+            )
+
+    @staticmethod
+    def _case(session: Session, case_ref: str) -> ScreeningCase:
+        case = session.get(ScreeningCase, case_ref)
+        if case is None:
+            raise ApplicationError(f"no case {case_ref}", type="UnknownCase", non_retryable=True)
+        return case
+
+    def _contacts(self) -> SafetyContacts:
+        contacts = load_program(self._program_path).safety_contacts
+        if contacts is None:
+            raise ApplicationError(
+                "the program names no drug safety mailbox", type="NoSafetyContacts"
+            )
+        return contacts
+
+    def _send(self, to: str, subject: str, lines: list[str]) -> None:
+        message = EmailMessage()
+        message["From"] = "leadflow-safety@leadflow.local"
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content("\n".join(lines) + "\n")
+        with smtplib.SMTP(
+            self._smtp.host, self._smtp.port, timeout=self._smtp.timeout_seconds
+        ) as smtp:
+            smtp.send_message(message)
