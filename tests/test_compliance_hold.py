@@ -1,0 +1,95 @@
+"""Compliance hold: a trigger holds the lead with a review item; a reviewer releases or blocks;
+an undecided review escalates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+
+from activities.reviews import list_reviews
+from models.lead import ReviewDecision, Stage
+from starter.settings import SAMPLE_PROGRAM, Settings
+from starter.smtp_sink import SmtpSink
+from tests.conftest import running_worker
+from tests.journey import Journey
+from workflows.lead import LeadWorkflow
+
+
+@pytest.fixture
+async def unverified(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+) -> AsyncIterator[Journey]:
+    """A self-declared physician without an NPI or CRM record (not a verified HCP)."""
+    settings.program = SAMPLE_PROGRAM
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        lead = Journey(
+            time_skipping_env,
+            settings,
+            sqlite_engine,
+            smtp_server,
+            npi=None,
+            email="self.declared@clinic.example",
+        )
+        await lead.event("page_viewed", topics=["heart_failure"])
+        await lead.event("pricing_requested", product="Corvanta")
+        yield lead
+
+
+async def _decide(lead: Journey, decision: str) -> None:
+    state = await lead.state()
+    assert state.review is not None
+    await lead.handle.execute_update(
+        LeadWorkflow.decide_review,
+        ReviewDecision(
+            review_id=state.review.review_id,
+            reviewer="c.okafor",
+            decision=decision,
+            note="checked the request",
+        ),
+    )
+
+
+async def test_unverified_hcp_asking_for_promotion_is_held_for_review(
+    unverified: Journey, sqlite_engine: Engine
+) -> None:
+    state = await unverified.until(lambda s: s.review is not None and s.review.recorded)
+    assert state.stage is Stage.COMPLIANCE_HOLD
+    [item] = list_reviews(sqlite_engine, "open")
+    assert item.reason == "unverified HCP asking for promotional material"
+    await unverified.days(10)
+    assert unverified.emails() == []  # nothing promotional while held
+
+
+async def test_release_resumes_where_it_stopped_and_records_the_reviewer(
+    unverified: Journey, sqlite_engine: Engine
+) -> None:
+    before = (await unverified.until(lambda s: s.review is not None)).review
+    assert before is not None
+    await _decide(unverified, "release")
+    state = await unverified.state()
+    assert state.stage is before.stage_before and state.review is None
+    [item] = list_reviews(sqlite_engine, "released")
+    assert (item.reviewer, item.note) == ("c.okafor", "checked the request")
+    released = [d for d in state.decisions if d.rule_id == "compliance.release"]
+    assert released[0].inputs["reviewer"] == "c.okafor"
+
+
+async def test_block_disqualifies(unverified: Journey, sqlite_engine: Engine) -> None:
+    await unverified.until(lambda s: s.review is not None)
+    await _decide(unverified, "block")
+    assert (await unverified.state()).stage is Stage.DISQUALIFIED
+    assert [r.status for r in list_reviews(sqlite_engine, None)] == ["blocked"]
+
+
+async def test_an_undecided_review_escalates(unverified: Journey, sqlite_engine: Engine) -> None:
+    await unverified.until(lambda s: s.review is not None and s.review.recorded)
+    await unverified.days(3)  # the sample program's review_within is P2D
+    state = await unverified.until(lambda s: s.review is not None and s.review.escalated)
+    assert "compliance.escalated" in [d.rule_id for d in state.decisions]
+    assert [r.status for r in list_reviews(sqlite_engine, None)] == ["escalated"]
