@@ -34,6 +34,7 @@ from models.lead import (
 from models.program import load_program
 from models.tables import ComplianceReview, OutboxMessage, OutboxMessagePublic
 from starter.auth import KeyHolder, KeyRing
+from starter.erasure import UnknownLead, erase_lead
 from starter.identity import IdentityConflict
 from starter.intake import (
     EventPayloadError,
@@ -296,6 +297,25 @@ def _routes() -> Any:
         request = ResumeRequest(by=holder.name, reason=body.reason if body else None)
         await _query(handle.signal(LeadWorkflow.resume, request), lead_id)
         return ManualAction(lead_id=lead_id, action="resume", by=holder.name)
+
+    @router.post(
+        "/v1/leads/{lead_id}/erase",
+        tags=["compliance"],
+        response_model=ManualAction,
+    )
+    async def erase(
+        lead_id: str,
+        client: ClientDep,
+        engine: EngineDep,
+        holder: Annotated[KeyHolder, require("compliance:act")],
+    ) -> ManualAction:
+        """Erase the lead's marketing data; its address stays suppressed (hashed) and safety
+        records are kept."""
+        try:
+            await erase_lead(client, engine, lead_id, holder.name)
+        except UnknownLead as err:
+            raise HTTPException(404, f"no lead {lead_id}") from err
+        return ManualAction(lead_id=lead_id, action="erase", by=holder.name)
 
     @router.get(
         "/v1/compliance/reviews",

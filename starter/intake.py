@@ -304,7 +304,8 @@ async def withdraw_by_link(
     scanner and then the person) is one withdrawal.
     """
     now = datetime.now(UTC)
-    event = LeadEventIn(
+    # Built without validation: the recipient is known by the signed link, not by identifiers.
+    event = LeadEventIn.model_construct(
         event_id=f"unsubscribe-link-{lead_id}-{now:%Y%m%d}",
         type=EventType.CONSENT_WITHDRAWN,
         occurred_at=now,

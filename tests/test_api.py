@@ -11,7 +11,8 @@ from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from models.tables import Lead
+from activities.consent import consent_records, suppression_reason
+from models.tables import Lead, ScreeningCase
 from starter.api import create_app
 from starter.auth import KeyRing
 from starter.intake import workflow_id
@@ -206,3 +207,98 @@ async def test_ops_and_sales_see_and_steer_a_lead(
 
         assert await eventually(listed_by_stage) == [workflow_id(lead_id)]
         assert (await api.post(f"/v1/leads/{lead_id}/resume", headers=sales)).status_code == 202
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_unsubscribe_link_in_an_email_stops_promotional_email(
+    api: httpx.AsyncClient,
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    smtp_server: SmtpSink,
+) -> None:
+    async with running_worker(dev_env.client, settings, engine):
+        lead_id = (await _post(api, event_payload())).json()["lead_id"]
+        [email] = await wait_for_messages(smtp_server, 1)
+        text = email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        link = next(line.split(": ", 1)[1] for line in text.splitlines() if "Unsubscribe:" in line)
+        assert link in email["List-Unsubscribe"]
+        path = link.removeprefix(settings.resolved_public_url)
+
+        page = await api.get(path, headers={"Authorization": ""})  # recipients have no key
+        assert page.status_code == 200 and "<form" in page.text
+        done = await api.post(path, headers={"Authorization": ""})
+        assert done.status_code == 200 and "unsubscribed" in done.text
+        forged = await api.post(path[:-3] + "xyz", headers={"Authorization": ""})
+        assert forged.status_code == 400
+
+        async def opted_out() -> dict[str, Any] | None:
+            state = (await api.get(f"/v1/leads/{lead_id}")).json()
+            return state if state["stage"] == "opted_out" else None
+
+        state = await eventually(opted_out)
+        await _post(api, event_payload(type="email_clicked", properties={"message_id": "x"}))
+        after = await eventually(opted_out)
+
+    assert "stop.opt_out" in state["stops"]
+    assert after["next_touch_at"] is None  # a click no longer brings any touch
+    with Session(engine) as session:
+        [record] = consent_records(session, lead_id)
+    assert (record.status, record.source, record.channel) == (
+        "withdrawn",
+        "unsubscribe_link",
+        "email",
+    )
+    assert len(smtp_server.messages) == 1
+
+
+COMPLIANCE_KEY = "test-compliance-key"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_erasure_keeps_a_hashed_suppression_and_safety_records(
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    smtp_server: SmtpSink,
+) -> None:
+    ring = _keyring()
+    ring.add("privacy.office", COMPLIANCE_KEY, ("compliance:act",))
+    app = create_app(settings, client=dev_env.client, engine=engine, keyring=ring)
+    email = "erase.me@clinic.example"
+    async with (
+        running_worker(dev_env.client, settings, engine),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://leadflow.test",
+            headers={"Authorization": f"Bearer {OPS_KEY}"},
+        ) as api,
+    ):
+        report = event_payload(
+            email=email,
+            type="form_submitted",
+            properties={"form": "contact", "comment": "my patient fainted after Corvanta"},
+        )
+        lead_id = (await _post(api, report)).json()["lead_id"]
+        erased = await api.post(
+            f"/v1/leads/{lead_id}/erase", headers={"Authorization": f"Bearer {COMPLIANCE_KEY}"}
+        )
+        assert erased.status_code == 200 and erased.json()["by"] == "privacy.office"
+        again = (await _post(api, event_payload(email=email))).json()["lead_id"]  # re-import
+
+        with Session(engine) as session:
+            lead = session.get(Lead, lead_id)
+            cases = session.exec(select(ScreeningCase)).all()
+            suppressed = suppression_reason(session, email)
+        assert lead is not None and lead.email is None and lead.npi is None
+        assert suppressed == "erasure"
+        assert [c.lead_id for c in cases] == [lead_id]  # the safety record stays
+        assert again != lead_id
+        # The re-imported lead's first touch is refused at send time: the address is suppressed.
+
+        async def blocked() -> bool:
+            state = (await api.get(f"/v1/leads/{again}")).json()
+            return any(t["status"] == "blocked" for t in state["touches"])
+
+        assert await eventually(blocked)
+    assert [m["To"] for m in smtp_server.messages if m["To"] == email] == []

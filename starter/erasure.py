@@ -1,0 +1,55 @@
+"""Erasure (DOMAIN 18): marketing data goes; a hashed suppression entry and safety records stay."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.consent import email_hash, suppress
+from models.tables import ConsentRecord, Lead, OutboxMessage
+from starter.intake import workflow_id
+
+log = structlog.get_logger(__name__)
+
+
+class UnknownLead(LookupError):
+    pass
+
+
+def erase_marketing_data(engine: Engine, lead_id: str) -> None:
+    """Suppress the address (hashed), delete consent and identifiers, anonymise the outbox."""
+    with Session(engine) as session:
+        lead = session.get(Lead, lead_id)
+        if lead is None:
+            raise UnknownLead(lead_id)
+        if lead.email:
+            suppress(session, lead.email, "erasure")
+            erased = f"erased:{email_hash(lead.email)[:16]}"
+            session.execute(
+                sa.update(OutboxMessage)
+                .where(col(OutboxMessage.lead_id) == lead_id)
+                .values(recipient=erased)
+            )
+        session.execute(sa.delete(ConsentRecord).where(col(ConsentRecord.lead_id) == lead_id))
+        for field in ("email", "npi", "crm_id", "first_name", "last_name", "country"):
+            setattr(lead, field, None)
+        session.add(lead)
+        session.commit()
+
+
+async def erase_lead(client: Client, engine: Engine, lead_id: str, actor: str) -> None:
+    """Erase a lead's marketing data and end its workflow (safety cases are not touched)."""
+    await asyncio.to_thread(erase_marketing_data, engine, lead_id)
+    handle = client.get_workflow_handle(workflow_id(lead_id))
+    try:
+        await handle.terminate(reason=f"erasure requested; carried out by {actor}")
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+    log.info("lead erased", lead_id=lead_id, actor=actor)
