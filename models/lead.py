@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from models.events import LeadFacts
 
@@ -167,12 +167,20 @@ class LeadState(BaseModel):
     decisions: list[Decision] = Field(default_factory=list)
     decision_seq: int = 0
 
+    _recent: set[str] | None = PrivateAttr(default=None)
+
     def remember_event(self, event_id: str, window: int = RECENT_EVENT_IDS) -> bool:
         """Record an event id; False when it was already seen (a duplicate delivery)."""
-        if event_id in self.recent_event_ids:
+        if self._recent is None:
+            self._recent = set(self.recent_event_ids)
+        if event_id in self._recent:
             return False
         self.recent_event_ids.append(event_id)
-        del self.recent_event_ids[:-window]
+        self._recent.add(event_id)
+        if len(self.recent_event_ids) > window:
+            for dropped in self.recent_event_ids[:-window]:
+                self._recent.discard(dropped)
+            del self.recent_event_ids[:-window]
         return True
 
 

@@ -67,6 +67,7 @@ class LeadEngine:
     def __init__(self, state: LeadState, program: Program) -> None:
         self.state = state
         self.program = program
+        self._decisions_at_start = 0
 
     @property
     def program(self) -> Program:
@@ -130,6 +131,7 @@ class LeadEngine:
         """Apply one event and return what it did (the answer to `submit_event`)."""
         state = self.state
         trigger = f"event:{event.event_id}"
+        self._decisions_at_start = len(state.decisions)
         outcome = EventOutcome(
             event_id=event.event_id,
             status="accepted",
@@ -179,6 +181,7 @@ class LeadEngine:
 
     def reject(self, event: LeadEvent, now: datetime, reason: str) -> EventOutcome:
         """Record an event that could not be applied (the lead carries on)."""
+        self._decisions_at_start = len(self.state.decisions)
         outcome = EventOutcome(
             event_id=event.event_id,
             status="rejected",
@@ -197,15 +200,19 @@ class LeadEngine:
         outcome.fit_after, outcome.engagement_after = state.score.fit, state.score.engagement
         outcome.track, outcome.next_touch_at = state.track, state.next_touch_at
         trigger = f"event:{outcome.event_id}"
-        outcome.actions = [
-            f"{d.rule_id}: {d.outcome}" for d in state.decisions if d.trigger == trigger
-        ][-20:]
+        made = state.decisions[self._decisions_at_start :]
+        outcome.actions = [f"{d.rule_id}: {d.outcome}" for d in made if d.trigger == trigger][-20:]
         return outcome
 
     def _merge_facts(self, facts: LeadFacts) -> None:
-        known = self.state.facts.model_dump()
-        known.update({k: v for k, v in facts.model_dump().items() if v is not None})
-        self.state.facts = LeadFacts.model_validate(known)
+        current = self.state.facts
+        changes = {
+            name: value
+            for name, value in facts
+            if value is not None and getattr(current, name) != value
+        }
+        if changes:
+            self.state.facts = current.model_copy(update=changes)
 
     def _apply_stops(self, etype: EventType, event: LeadEvent, now: datetime, trigger: str) -> None:
         channel, purpose = _key(prop(event, "channel")), _key(prop(event, "purpose"))

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import LeadEngine, TouchOrder
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+SCORE_STEP = 10  # LeadScore is republished when the score moves this much
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 SEND_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 SEND_GIVE_UP_AFTER = timedelta(hours=6)
@@ -62,7 +63,6 @@ class LeadWorkflow:
         self._engine: LeadEngine | None = None
         self._search_attributes = False
         self._published: tuple[str, str, str, int] | None = None
-        self._wake = False
 
     @workflow.run
     async def run(self, input: LeadWorkflowInput) -> LeadWorkflowResult:
@@ -103,13 +103,11 @@ class LeadWorkflow:
         """Sales or ops pause promotional nurture; nothing pending is dropped."""
         engine = await self._ready()
         engine.pause(request, workflow.now())
-        self._wake = True
 
     @workflow.signal
     async def resume(self, request: ResumeRequest) -> None:
         engine = await self._ready()
         engine.resume(request, workflow.now())
-        self._wake = True
 
     @workflow.query
     def state(self) -> LeadState:
@@ -124,7 +122,6 @@ class LeadWorkflow:
 
     async def _apply(self, event: LeadEvent) -> EventOutcome:
         engine = await self._ready()
-        self._wake = True
         try:
             outcome = engine.apply_event(event, workflow.now())
         except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
@@ -139,7 +136,6 @@ class LeadWorkflow:
         review = self._state.review
         assert review is not None
         engine.decide_review(decision, workflow.now())
-        self._wake = True
         return await self._review_activity(CLOSE_REVIEW, review, decision)
 
     @decide_review.validator
@@ -225,12 +221,19 @@ class LeadWorkflow:
         return self._engine
 
     async def _sleep_until_due(self, engine: LeadEngine) -> None:
-        self._wake = False
+        """Sleep until the next touch, pause end or review deadline, and wake early only when
+        events move that time, change what ops search on, or the history is long (so a
+        stream of events does not start and cancel a timer each)."""
         wake_at = engine.wake_at()
         timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(0))
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: self._wake or self._history_is_long(), timeout=timeout
+                lambda: (
+                    engine.wake_at() != wake_at
+                    or self._search_attributes_stale()
+                    or self._history_is_long()
+                ),
+                timeout=timeout,
             )
 
     async def _touch(self, engine: LeadEngine) -> None:
@@ -264,17 +267,26 @@ class LeadWorkflow:
             program_version=self._state.program_version or "",
         )
 
-    def _publish_search_attributes(self) -> None:
+    def _search_values(self) -> tuple[str, str, str, int]:
         state = self._state
-        values = (
-            state.stage.value,
-            state.track or "",
-            state.owner_queue or "",
-            state.score.fit + int(state.score.engagement),
+        score = state.score.fit + int(state.score.engagement)
+        return (state.stage.value, state.track or "", state.owner_queue or "", score)
+
+    def _search_attributes_stale(self) -> bool:
+        """Stage, track or queue changed, or the score moved by SCORE_STEP or more."""
+        if not self._search_attributes:
+            return False
+        if self._published is None:
+            return True
+        values = self._search_values()
+        return (
+            values[:3] != self._published[:3] or abs(values[3] - self._published[3]) >= SCORE_STEP
         )
-        if not self._search_attributes or values == self._published:
+
+    def _publish_search_attributes(self) -> None:
+        if not self._search_attributes_stale():
             return
-        self._published = values
+        values = self._published = self._search_values()
         workflow.upsert_search_attributes(
             [
                 LEAD_STAGE.value_set(values[0]),
