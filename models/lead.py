@@ -154,6 +154,7 @@ class LeadState(BaseModel):
     stage_before_opt_out: Stage | None = None
     pause: Pause | None = None
     review: Review | None = None
+    consent_seen: bool = Field(default=False, description="a consent grant has been received")
     reviews_total: int = 0
     marketing_objection: bool = Field(
         default=False, description="DOMAIN 17: after an objection, engagement no longer scores"

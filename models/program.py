@@ -286,6 +286,10 @@ class ComplianceHolds(BaseModel):
     off_label: bool = True
     partner_data_without_consent: bool = True
     unverified_promotional_request: bool = True
+    missing_consent_basis: bool = Field(
+        default=True,
+        description="a lead in an opt-in country asks for promotion before any consent",
+    )
 
 
 class SafetyContacts(BaseModel):

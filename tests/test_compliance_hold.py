@@ -93,3 +93,28 @@ async def test_an_undecided_review_escalates(unverified: Journey, sqlite_engine:
     state = await unverified.until(lambda s: s.review is not None and s.review.escalated)
     assert "compliance.escalated" in [d.rule_id for d in state.decisions]
     assert [r.status for r in list_reviews(sqlite_engine, None)] == ["escalated"]
+
+
+async def test_a_german_lead_asking_for_promotion_without_consent_is_held(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+) -> None:
+    settings.program = SAMPLE_PROGRAM
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        lead = Journey(
+            time_skipping_env,
+            settings,
+            sqlite_engine,
+            smtp_server,
+            email="dr.weber@klinik.example",
+            country="DE",
+            npi=None,
+            crm_id="CRM-DE-0042",
+        )
+        await lead.event("info_requested", product="Corvanta")
+        state = await lead.until(lambda s: s.review is not None)
+    assert state.stage is Stage.COMPLIANCE_HOLD
+    assert state.review is not None
+    assert state.review.reason == "no consent basis for promotion in an opt-in country"

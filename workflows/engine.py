@@ -236,6 +236,7 @@ class LeadEngine:
             and channel in EMAIL_CHANNELS
             and purpose in PROMOTIONAL_PURPOSES
         ):
+            self.state.consent_seen = True
             stop = self.state.stops.get(OPT_OUT)
             if stop is not None and event.occurred_at <= stop.since:
                 self.decide(
@@ -417,6 +418,13 @@ class LeadEngine:
             and self.state.facts.hcp_verified is False
         ):
             reason = "unverified HCP asking for promotional material"
+        elif (
+            holds.missing_consent_basis
+            and asks_for_promotion
+            and not self.state.consent_seen
+            and (self.state.facts.country or "") in self.program.consent.opt_in_countries
+        ):
+            reason = "no consent basis for promotion in an opt-in country"
         if reason:
             self.hold(now, trigger, reason)
 
