@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 
 from models.lead import ARCHIVE_DECISIONS, ArchiveDecisionsInput, ArchiveDecisionsResult, Decision
@@ -19,16 +19,21 @@ class DecisionArchive:
     @activity.defn(name=ARCHIVE_DECISIONS)
     def archive_decisions(self, request: ArchiveDecisionsInput) -> ArchiveDecisionsResult:
         """Insert decisions not yet archived (idempotent by lead and sequence number)."""
+        chain = request.chain or ""
         with Session(self._engine) as session:
             known = set(
                 session.exec(
-                    select(DecisionLogEntry.seq).where(DecisionLogEntry.lead_id == request.lead_id)
+                    select(DecisionLogEntry.seq).where(
+                        DecisionLogEntry.lead_id == request.lead_id,
+                        DecisionLogEntry.chain == chain,
+                    )
                 ).all()
             )
             fresh = [d for d in request.decisions if d.seq not in known]
             session.add_all(
                 DecisionLogEntry(
                     lead_id=request.lead_id,
+                    chain=chain,
                     seq=d.seq,
                     at=d.at,
                     trigger=d.trigger,
@@ -49,11 +54,12 @@ def archived_decisions(engine: Engine, lead_id: str) -> list[Decision]:
         rows = session.exec(
             select(DecisionLogEntry)
             .where(DecisionLogEntry.lead_id == lead_id)
-            .order_by(DecisionLogEntry.seq)  # type: ignore[arg-type]
+            .order_by(col(DecisionLogEntry.at), col(DecisionLogEntry.id))
         ).all()
     return [
         Decision(
             seq=row.seq,
+            chain=row.chain or None,
             at=row.at,
             trigger=row.trigger,
             rule_id=row.rule_id,

@@ -35,6 +35,9 @@ class Decision(BaseModel):
     """One entry of the decision log: what was decided, when, on what, and why."""
 
     seq: int = 0
+    chain: str | None = Field(
+        default=None, description="the workflow chain (first run id); set on archived entries"
+    )
     at: datetime
     trigger: str = Field(description="event:<event_id>, timer:<name>, signal:<name> or update")
     rule_id: str
@@ -167,6 +170,9 @@ class LeadState(BaseModel):
     recent_event_ids: list[str] = Field(default_factory=list)
     decisions: list[Decision] = Field(default_factory=list)
     decision_seq: int = 0
+    chain: str | None = Field(
+        default=None, description="first run id of this workflow chain: seq restarts per chain"
+    )
 
     _recent: set[str] | None = PrivateAttr(default=None)
 
@@ -228,6 +234,7 @@ class LeadWorkflowResult(BaseModel):
 class DecisionLog(BaseModel):
     lead_id: str
     decisions: list[Decision]
+    chain: str | None = None
 
 
 class LoadProgramInput(BaseModel):
@@ -242,6 +249,7 @@ class LoadProgramInput(BaseModel):
 
 class ArchiveDecisionsInput(BaseModel):
     lead_id: str
+    chain: str | None = None
     decisions: list[Decision]
 
 

@@ -305,7 +305,7 @@ class SafetyContacts(BaseModel):
 class LongLife(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_history_events: int = Field(default=1_500, ge=100, le=40_000)
+    max_history_events: int = Field(default=1_500, ge=100, le=4_000)
     recent_event_ids: int = Field(default=500, ge=10)
 
 

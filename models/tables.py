@@ -91,6 +91,7 @@ class DecisionLogBase(SQLModel):
     """A decision archived from a finished workflow run (the live run is queried instead)."""
 
     lead_id: str = Field(index=True, max_length=40)
+    chain: str = Field(default="", max_length=64, description="first run id of the chain")
     seq: int
     trigger: str = Field(max_length=250)
     rule_id: str = Field(max_length=100)
@@ -101,7 +102,9 @@ class DecisionLogBase(SQLModel):
 
 class DecisionLogEntry(DecisionLogBase, table=True):
     __tablename__ = "decision_log"
-    __table_args__ = (sa.UniqueConstraint("lead_id", "seq", name="uq_decision_log_lead_seq"),)
+    __table_args__ = (
+        sa.UniqueConstraint("lead_id", "chain", "seq", name="uq_decision_log_lead_chain_seq"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]

@@ -50,6 +50,7 @@ from starter.temporal import connect
 from workflows.lead import LeadWorkflow
 
 _bearer = HTTPBearer(auto_error=False)
+MAX_BODY_BYTES = 1_000_000  # workflow payloads stay far below Temporal's 2 MB limit
 
 
 def make_keyring(settings: Settings, extra: dict[str, str] | None = None) -> KeyRing:
@@ -194,7 +195,10 @@ def _routes() -> Any:
         content_type = request.headers.get("content-type", "")
         if "json" not in content_type:
             raise HTTPException(415, "send the events as application/json")
-        events, is_batch = parse_events(await request.body())
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes; send smaller batches")
+        events, is_batch = parse_events(body)
         settings: Settings = request.app.state.settings
         if wait:
             if is_batch:
@@ -258,9 +262,9 @@ def _routes() -> Any:
         handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
         live: DecisionLog = await _query(handle.query(LeadWorkflow.decisions), lead_id)
         archived = await asyncio.to_thread(archived_decisions, engine, lead_id)
-        seen = {d.seq for d in archived}
-        merged = archived + [d for d in live.decisions if d.seq not in seen]
-        return DecisionLog(lead_id=lead_id, decisions=merged)
+        seen = {(d.chain, d.seq) for d in archived}
+        merged = archived + [d for d in live.decisions if (live.chain, d.seq) not in seen]
+        return DecisionLog(lead_id=lead_id, decisions=merged, chain=live.chain)
 
     @router.post(
         "/v1/leads/{lead_id}/pause",

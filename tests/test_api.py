@@ -100,6 +100,8 @@ async def test_auth_and_content_type(api: httpx.AsyncClient) -> None:
     assert read_only.status_code == 403 and "events:write" in read_only.json()["detail"]
     text = await api.post("/v1/events", content=b"hello", headers={"Content-Type": "text/plain"})
     assert text.status_code == 415
+    huge = event_payload(properties={"comment": "x" * 1_100_000})
+    assert (await _post(api, huge)).status_code == 413
     assert (await api.get("/health")).json()["status"] == "ok"
     assert (await api.get("/v1/leads/ld_unknown")).status_code == 404
 

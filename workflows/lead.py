@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import LeadEngine, TouchOrder
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ARCHIVE_CHUNK = 300
 SCORE_STEP = 10  # LeadScore is republished when the score moves this much
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 SEND_ATTEMPT_TIMEOUT = timedelta(minutes=2)
@@ -66,6 +67,9 @@ class LeadWorkflow:
 
     @workflow.run
     async def run(self, input: LeadWorkflowInput) -> LeadWorkflowResult:
+        # Decision numbers restart if a lead's workflow is ever started afresh: the chain
+        # (first run id) keeps archived decisions of the two apart.
+        self._state.chain = self._state.chain or workflow.info().first_execution_run_id
         engine = await self._load_program()
         while not self._history_is_long():
             await self._sleep_until_due(engine)
@@ -116,7 +120,9 @@ class LeadWorkflow:
     @workflow.query
     def decisions(self) -> DecisionLog:
         """Decisions of this run; earlier runs' decisions are archived in the database."""
-        return DecisionLog(lead_id=self._state.lead_id, decisions=self._state.decisions)
+        return DecisionLog(
+            lead_id=self._state.lead_id, decisions=self._state.decisions, chain=self._state.chain
+        )
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -306,15 +312,19 @@ class LeadWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         state = self._state
         batch = list(state.decisions)
-        if batch:
+        for start in range(0, len(batch), ARCHIVE_CHUNK):  # keeps each payload small
             await workflow.execute_activity(
                 ARCHIVE_DECISIONS,
-                ArchiveDecisionsInput(lead_id=state.lead_id, decisions=batch),
+                ArchiveDecisionsInput(
+                    lead_id=state.lead_id,
+                    chain=state.chain,
+                    decisions=batch[start : start + ARCHIVE_CHUNK],
+                ),
                 result_type=ArchiveDecisionsResult,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )
-            await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         carried = state.model_copy(update={"runs": state.runs + 1})
         archived = {d.seq for d in batch}
         carried.decisions = [d for d in state.decisions if d.seq not in archived]

@@ -21,6 +21,7 @@ def upgrade() -> None:
         "decision_log",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("lead_id", sa.String(40), nullable=False),
+        sa.Column("chain", sa.String(64), nullable=False),
         sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("trigger", sa.String(250), nullable=False),
@@ -28,7 +29,7 @@ def upgrade() -> None:
         sa.Column("program_version", sa.String(40), nullable=True),
         sa.Column("inputs", sa.Text, nullable=False),
         sa.Column("outcome", sa.Text, nullable=False),
-        sa.UniqueConstraint("lead_id", "seq", name="uq_decision_log_lead_seq"),
+        sa.UniqueConstraint("lead_id", "chain", "seq", name="uq_decision_log_lead_chain_seq"),
     )
     op.create_index("ix_decision_log_lead_id", "decision_log", ["lead_id"])
 
