@@ -330,7 +330,9 @@ def test_folding_old_engagement_into_the_carry_keeps_the_total_exact() -> None:
         exact = sum(scoring.decayed(e.points, now - e.at, half_life) for e in history)
         assert folded + kept == pytest.approx(exact, abs=1e-6)
         total, items = scoring.engagement_score(engagements, carry, now, half_life)
-        assert items[0].source == f"earlier behaviour ({carry.events} events)"
+        earlier = len(history) - scoring.BREAKDOWN_LINES  # folded, plus kept but not itemised
+        assert items[0].source == f"earlier behaviour ({earlier} events)"
+        assert len(items) == scoring.BREAKDOWN_LINES + 1
         # The breakdown rounds each line to cents; the total is their sum.
         assert total == pytest.approx(exact, abs=0.005 * len(items))
 

@@ -11,6 +11,8 @@ from models.program import Scoring
 
 # Engagement kept item by item for the breakdown; older items are folded into the carry.
 ENGAGEMENTS_KEPT = 100
+# The breakdown names this many most recent behaviours one by one.
+BREAKDOWN_LINES = 20
 
 
 def norm(value: str | None) -> str:
@@ -106,22 +108,31 @@ def add_engagement(
 def engagement_score(
     engagements: list[Engagement], carry: EngagementCarry, now: datetime, half_life: timedelta
 ) -> tuple[float, list[ScoreItem]]:
-    """Decayed engagement at `now`, with one breakdown line per kept behaviour."""
-    items = []
+    """Decayed engagement at `now`: one breakdown line for each of the most recent
+    behaviours, one line for all earlier ones (their sum, decayed the same way)."""
+    earlier_points, earlier_events = 0.0, 0
     if carry.events and carry.as_of is not None:
+        earlier_points = decayed(carry.points, now - carry.as_of, half_life)
+        earlier_events = carry.events
+    older = engagements[:-BREAKDOWN_LINES] if len(engagements) > BREAKDOWN_LINES else []
+    recent = engagements[len(older) :]
+    earlier_points += sum(decayed(e.points, now - e.at, half_life) for e in older)
+    earlier_events += len(older)
+    items = []
+    if earlier_events:
         items.append(
             ScoreItem(
-                source=f"earlier behaviour ({carry.events} events)",
-                points=round(decayed(carry.points, now - carry.as_of, half_life), 2),
+                source=f"earlier behaviour ({earlier_events} events)",
+                points=round(earlier_points, 2),
             )
         )
-    for item in engagements:
-        items.append(
-            ScoreItem(
-                source=f"event:{item.event_id} {item.type}",
-                points=round(decayed(item.points, now - item.at, half_life), 2),
-            )
+    items += [
+        ScoreItem.model_construct(
+            source=f"event:{e.event_id} {e.type}",
+            points=round(decayed(e.points, now - e.at, half_life), 2),
         )
+        for e in recent
+    ]
     return round(sum(i.points for i in items), 2), items
 
 
