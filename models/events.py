@@ -140,6 +140,15 @@ class EventResult(BaseModel):
     status: str = Field(description="accepted | duplicate")
 
 
+class EventRejected(BaseModel):
+    """A bad event of a batch: not delivered, each bad field named (the others go ahead)."""
+
+    event_id: str
+    lead_id: None = None
+    status: str = "rejected"
+    errors: list[dict[str, Any]]
+
+
 class EventDecided(EventResult):
     """The answer to `POST /v1/events?wait=true`: the result plus what the event did."""
 
@@ -149,4 +158,4 @@ class EventDecided(EventResult):
 class EventsAccepted(BaseModel):
     """The 202 answer to `POST /v1/events`."""
 
-    results: list[EventResult]
+    results: list[EventResult | EventRejected]

@@ -35,11 +35,11 @@ from models.program import load_program
 from models.tables import ComplianceReview, OutboxMessage, OutboxMessagePublic
 from starter.auth import KeyHolder, KeyRing
 from starter.erasure import UnknownLead, erase_lead
-from starter.identity import IdentityConflict
+from starter.identity import IdentityConflict, find_lead_ids
 from starter.intake import (
     EventPayloadError,
     IntakeRules,
-    parse_events,
+    parse_body,
     submit_event_and_wait,
     submit_events,
     withdraw_by_link,
@@ -198,7 +198,8 @@ def _routes() -> Any:
         body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes; send smaller batches")
-        events, is_batch = parse_events(body)
+        parsed = parse_body(body)
+        events, is_batch = parsed.events, parsed.is_batch
         settings: Settings = request.app.state.settings
         if wait:
             if is_batch:
@@ -222,7 +223,9 @@ def _routes() -> Any:
             )
         rules = IntakeRules.of(request.app.state.program)
         results = await submit_events(client, engine, settings.task_queue, events, rules)
-        return EventsAccepted(results=results) if is_batch else results[0]
+        if not is_batch:
+            return results[0]
+        return EventsAccepted(results=[*results, *parsed.rejected])
 
     @router.get(
         "/v1/outbox",
@@ -239,6 +242,24 @@ def _routes() -> Any:
             if lead_id:
                 query = query.where(OutboxMessage.lead_id == lead_id)
             return list(session.exec(query.limit(500)).all())
+
+    @router.get(
+        "/v1/leads",
+        tags=["leads"],
+        dependencies=[require("leads:read")],
+        response_model=LeadsFound,
+    )
+    def find_leads(
+        engine: EngineDep,
+        email: Annotated[str | None, Query(max_length=320)] = None,
+        npi: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
+        crm_id: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> LeadsFound:
+        """Find a lead by an exact identifier; answers with opaque lead ids only."""
+        if not (email or npi or crm_id):
+            raise HTTPException(422, "give one of email, npi, crm_id")
+        with Session(engine) as session:
+            return LeadsFound(lead_ids=find_lead_ids(session, email=email, npi=npi, crm_id=crm_id))
 
     @router.get(
         "/v1/leads/{lead_id}",
@@ -411,6 +432,10 @@ class ReviewBody(BaseModel):
     decision: Literal["release", "block"]
     reviewer: str = Field(min_length=1, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
+
+
+class LeadsFound(BaseModel):
+    lead_ids: list[str]
 
 
 class ManualAction(BaseModel):

@@ -78,12 +78,17 @@ def lead_exists(session: Session, lead_id: str) -> bool:
     return session.get(Lead, lead_id) is not None
 
 
-def find_lead_ids(session: Session, *, email: str | None, npi: str | None) -> list[str]:
+def find_lead_ids(
+    session: Session, *, email: str | None, npi: str | None, crm_id: str | None = None
+) -> list[str]:
+    """Leads matching any of the given identifiers exactly (email compared lower-cased)."""
     clauses = []
     if email:
-        clauses.append(Lead.email == email.lower())
+        clauses.append(Lead.email == email.strip().lower())
     if npi:
-        clauses.append(Lead.npi == npi)
+        clauses.append(Lead.npi == npi.strip())
+    if crm_id:
+        clauses.append(Lead.crm_id == crm_id.strip())
     if not clauses:
         return []
     return list(session.exec(select(Lead.lead_id).where(or_(*clauses))).all())

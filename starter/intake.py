@@ -21,7 +21,7 @@ from activities.enrichment import enrich
 from activities.safety import open_case
 from activities.screening import free_text_fields, redact, screen
 from models.events import (
-    EventBatchIn,
+    EventRejected,
     EventResult,
     EventType,
     LeadEvent,
@@ -57,6 +57,7 @@ class IntakeRules:
 
 
 DEFAULT_RULES = IntakeRules()
+MAX_BATCH = 500
 
 
 class EventPayloadError(ValueError):
@@ -71,11 +72,43 @@ def workflow_id(lead_id: str) -> str:
     return f"lead-{lead_id}"
 
 
-def parse_events(body: bytes) -> tuple[list[LeadEventIn], bool]:
-    """Validate a request body: one event or `{"events": [...]}`.
+def _problems(err: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    return [
+        {"field": prefix + (".".join(str(p) for p in e["loc"]) or "body"), "message": e["msg"]}
+        for e in err.errors()
+    ]
 
-    Returns:
-        The events, and whether the body was a batch.
+
+def validate_event(raw: Any, prefix: str = "") -> LeadEventIn:
+    """One event, checked at the edge exactly as its workflow will check it.
+
+    Raises:
+        EventPayloadError: naming every bad field, each prefixed with `prefix`.
+    """
+    try:
+        event = LeadEventIn.model_validate(raw)
+    except ValidationError as err:
+        raise EventPayloadError(_problems(err, prefix)) from err
+    problem = rejection(LeadEvent.from_intake(event))
+    if problem:
+        field, message = problem.split(": ", 1)
+        raise EventPayloadError([{"field": prefix + field, "message": message}])
+    return event
+
+
+@dataclass(frozen=True)
+class ParsedBody:
+    """A request body: the good events, and one rejection per bad event of a batch."""
+
+    events: list[LeadEventIn]
+    is_batch: bool
+    rejected: list[EventRejected] = field(default_factory=list)
+
+
+def parse_body(body: bytes) -> ParsedBody:
+    """Validate one event or `{"events": [...]}`. A single bad event, or a body that is not
+    a batch at all, raises; in a batch, bad events are rejected one by one and the good ones
+    go ahead.
 
     Raises:
         EventPayloadError: naming every bad field (for example `events.0.type`).
@@ -86,30 +119,31 @@ def parse_events(body: bytes) -> tuple[list[LeadEventIn], bool]:
         raise EventPayloadError([{"field": "body", "message": f"not valid JSON: {err}"}]) from err
     if not isinstance(raw, dict):
         raise EventPayloadError([{"field": "body", "message": "must be a JSON object"}])
-    is_batch = "events" in raw
-    try:
-        events = (
-            EventBatchIn.model_validate(raw).events
-            if is_batch
-            else [LeadEventIn.model_validate(raw)]
-        )
-    except ValidationError as err:
+    if "events" not in raw:
+        return ParsedBody([validate_event(raw)], is_batch=False)
+    items = raw["events"]
+    if not isinstance(items, list) or not 1 <= len(items) <= MAX_BATCH:
         raise EventPayloadError(
-            [
-                {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"]}
-                for e in err.errors()
-            ]
-        ) from err
-    problems = []
-    for index, event in enumerate(events):
-        problem = rejection(LeadEvent.from_intake(event))
-        if problem:
-            field, message = problem.split(": ", 1)
-            prefix = f"events.{index}." if is_batch else ""
-            problems.append({"field": prefix + field, "message": message})
-    if problems:
-        raise EventPayloadError(problems)
-    return events, is_batch
+            [{"field": "events", "message": f"must be a list of 1 to {MAX_BATCH} events"}]
+        )
+    parsed = ParsedBody([], is_batch=True)
+    for index, item in enumerate(items):
+        try:
+            parsed.events.append(validate_event(item, f"events.{index}."))
+        except EventPayloadError as err:
+            event_id = item.get("event_id") if isinstance(item, dict) else None
+            parsed.rejected.append(
+                EventRejected(event_id=str(event_id or f"#{index}"), errors=err.problems)
+            )
+    return parsed
+
+
+def parse_events(body: bytes) -> tuple[list[LeadEventIn], bool]:
+    """All-or-nothing validation (the CLI): the events, and whether the body was a batch."""
+    parsed = parse_body(body)
+    if parsed.rejected:
+        raise EventPayloadError([p for r in parsed.rejected for p in r.errors])
+    return parsed.events, parsed.is_batch
 
 
 async def submit_events(
