@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
-from models.events import LeadFacts
+from models.events import LeadEvent, LeadFacts
 
 RECENT_EVENT_IDS = 500
 
@@ -224,6 +224,9 @@ class ResumeRequest(BaseModel):
 class LeadWorkflowInput(BaseModel):
     lead_id: str
     state: LeadState | None = Field(default=None, description="carried over by continue-as-new")
+    pending: list[LeadEvent] = Field(
+        default_factory=list, description="events received but not yet applied, carried over"
+    )
 
 
 class LeadWorkflowResult(BaseModel):

@@ -6,8 +6,8 @@ the I/O. It continues as new before its history grows large, archiving its decis
 
 from __future__ import annotations
 
-import contextlib
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -46,6 +46,9 @@ with workflow.unsafe.imports_passed_through():
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ARCHIVE_CHUNK = 300
+INBOX_CHUNK = 200
+CARRY_LIMIT = 500  # queued events carried into the next run at most
+CHUNK_PAUSE = timedelta(milliseconds=1)
 SCORE_STEP = 10  # LeadScore is republished when the score moves this much
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 SEND_ATTEMPT_TIMEOUT = timedelta(minutes=2)
@@ -64,6 +67,11 @@ class LeadWorkflow:
         self._engine: LeadEngine | None = None
         self._search_attributes = False
         self._published: tuple[str, str, str, int] | None = None
+        # Signals queue here and the run loop applies them in chunks, handing control back to
+        # the server between chunks, so a burst never makes one activation too long.
+        self._inbox: list[LeadEvent] = list(input.pending)
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_for: datetime | None = None
 
     @workflow.run
     async def run(self, input: LeadWorkflowInput) -> LeadWorkflowResult:
@@ -73,6 +81,7 @@ class LeadWorkflow:
         engine = await self._load_program()
         while not self._history_is_long():
             await self._sleep_until_due(engine)
+            await self._drain_inbox(engine)
             now = workflow.now()
             engine.resume_if_due(now)
             if engine.review_overdue(now):
@@ -87,13 +96,14 @@ class LeadWorkflow:
     # -- messages --------------------------------------------------------------------------
 
     @workflow.signal(name=RECORD_EVENT)
-    async def record_event(self, event: LeadEvent) -> None:
-        """Fire-and-forget delivery of one lead event (duplicates are dropped)."""
-        await self._apply(event)
+    def record_event(self, event: LeadEvent) -> None:
+        """Fire-and-forget delivery of one lead event (applied in order by the run loop)."""
+        self._inbox.append(event)
 
     @workflow.update
     async def submit_event(self, event: LeadEvent) -> EventOutcome:
-        """Deliver one event and answer with what it did."""
+        """Deliver one event and answer with what it did (after the events queued before it)."""
+        await workflow.wait_condition(lambda: self._engine is not None and not self._inbox)
         return await self._apply(event)
 
     @submit_event.validator
@@ -227,20 +237,38 @@ class LeadWorkflow:
         return self._engine
 
     async def _sleep_until_due(self, engine: LeadEngine) -> None:
-        """Sleep until the next touch, pause end or review deadline, and wake early only when
-        events move that time, change what ops search on, or the history is long (so a
-        stream of events does not start and cancel a timer each)."""
+        """Sleep until events arrive or the next touch, pause end or review deadline. One
+        timer serves until that time moves, so a stream of events does not start and cancel
+        a timer each."""
         wake_at = engine.wake_at()
-        timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(0))
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: (
-                    engine.wake_at() != wake_at
-                    or self._search_attributes_stale()
-                    or self._history_is_long()
-                ),
-                timeout=timeout,
+        if wake_at != self._timer_for:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_for = None, wake_at
+            if wake_at is not None:
+                delay = max(wake_at - workflow.now(), timedelta(0))
+                self._timer = asyncio.ensure_future(asyncio.sleep(delay.total_seconds()))
+        timer = self._timer
+        await workflow.wait_condition(
+            lambda: (
+                bool(self._inbox)
+                or (timer is not None and timer.done())
+                or engine.wake_at() != wake_at
+                or self._search_attributes_stale()
+                or self._history_is_long()
             )
+        )
+        if timer is not None and timer.done():
+            self._timer, self._timer_for = None, None
+
+    async def _drain_inbox(self, engine: LeadEngine) -> None:
+        """Apply queued events in order, INBOX_CHUNK per activation."""
+        while self._inbox:
+            chunk, self._inbox = self._inbox[:INBOX_CHUNK], self._inbox[INBOX_CHUNK:]
+            for event in chunk:
+                await self._apply(event)
+            if self._inbox:
+                await workflow.sleep(CHUNK_PAUSE)  # ends this activation: the rest comes next
 
     async def _touch(self, engine: LeadEngine) -> None:
         order = engine.begin_touch(workflow.now())
@@ -308,7 +336,8 @@ class LeadWorkflow:
         return info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
 
     async def _continue_as_new(self) -> None:
-        """Drain handlers, archive this run's decisions, and carry the state to a new run."""
+        """Archive this run's decisions and carry the state, and the events still queued, to
+        a new run (so a burst does not keep one run growing)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
         state = self._state
         batch = list(state.decisions)
@@ -324,8 +353,16 @@ class LeadWorkflow:
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=ACTIVITY_RETRY,
             )
+        assert self._engine is not None
+        while len(self._inbox) > CARRY_LIMIT:  # keep the carried payload small
+            chunk, self._inbox = self._inbox[:INBOX_CHUNK], self._inbox[INBOX_CHUNK:]
+            for event in chunk:
+                await self._apply(event)
+            await workflow.sleep(CHUNK_PAUSE)
         await workflow.wait_condition(workflow.all_handlers_finished)
         carried = state.model_copy(update={"runs": state.runs + 1})
         archived = {d.seq for d in batch}
         carried.decisions = [d for d in state.decisions if d.seq not in archived]
-        workflow.continue_as_new(LeadWorkflowInput(lead_id=state.lead_id, state=carried))
+        workflow.continue_as_new(
+            LeadWorkflowInput(lead_id=state.lead_id, state=carried, pending=self._inbox)
+        )
