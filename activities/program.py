@@ -9,7 +9,6 @@ from temporalio.exceptions import ApplicationError
 
 from models.lead import LOAD_PROGRAM, LoadProgramInput
 from models.program import (
-    Program,
     ProgramError,
     ProgramInForce,
     load_program_text,
@@ -21,7 +20,9 @@ class ProgramActivities:
     def __init__(self, program_path: Path, *, search_attributes: bool) -> None:
         self._program_path = program_path
         self._search_attributes = search_attributes
-        self._parsed: tuple[str, Program] | None = None  # the last good parse, by fingerprint
+        # The last good program, by fingerprint: served to leads while an edit is broken.
+        text = program_path.read_text(encoding="utf-8")
+        self._parsed = (program_fingerprint(text), load_program_text(program_path, text))
 
     @activity.defn(name=LOAD_PROGRAM)
     def load_program(self, request: LoadProgramInput) -> ProgramInForce:
@@ -34,21 +35,18 @@ class ProgramActivities:
                 f"{self._program_path}: cannot read program file ({err.strerror})",
                 type="ProgramUnreadable",
             ) from err
+        rejected = None
         fingerprint = program_fingerprint(text)
-        program = None
-        if fingerprint != request.have_fingerprint:
-            program = self._parse(fingerprint, text)
+        if fingerprint != self._parsed[0]:
+            try:
+                self._parsed = (fingerprint, load_program_text(self._program_path, text))
+            except ProgramError as err:
+                # A bad edit must not stop any lead: all keep the last good program.
+                rejected = str(err)
+        good_fingerprint, good = self._parsed
         return ProgramInForce(
-            program=program, fingerprint=fingerprint, search_attributes=self._search_attributes
+            program=None if good_fingerprint == request.have_fingerprint else good,
+            fingerprint=good_fingerprint,
+            search_attributes=self._search_attributes,
+            rejected=rejected,
         )
-
-    def _parse(self, fingerprint: str, text: str) -> Program:
-        if self._parsed is not None and self._parsed[0] == fingerprint:
-            return self._parsed[1]
-        try:
-            program = load_program_text(self._program_path, text)
-        except ProgramError as err:
-            # A bad edit must not stop running leads: they keep the last good program.
-            raise ApplicationError(str(err), type="ProgramInvalid") from err
-        self._parsed = (fingerprint, program)
-        return program

@@ -373,6 +373,9 @@ class ProgramInForce(BaseModel):
     program: Program | None
     fingerprint: str
     search_attributes: bool = True
+    rejected: str | None = Field(
+        default=None, description="why the current file was refused (the last good one is used)"
+    )
 
 
 class ProgramError(ValueError):

@@ -219,6 +219,13 @@ class LeadWorkflow:
             )
             return self._engine
         self._search_attributes = loaded.search_attributes
+        if loaded.rejected and self._engine is not None:
+            self._engine.decide(
+                workflow.now(),
+                "timer:touch",
+                "program.rejected",
+                f"kept the last good program: {loaded.rejected}",
+            )
         if loaded.program is None:  # unchanged
             assert self._engine is not None
             return self._engine
