@@ -219,3 +219,16 @@ class ComplianceReview(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=200)
     note: str | None = None
     decided_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class ApiKeyRecord(SQLModel, table=True):
+    """An API key made with `leadflow key create`, kept only as a hash."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    scopes: str = Field(description="JSON list of scopes")
+    created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    revoked_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]

@@ -45,6 +45,7 @@ from starter.intake import (
     withdraw_by_link,
     workflow_id,
 )
+from starter.keys import stored_holder
 from starter.settings import Settings
 from starter.temporal import connect
 from workflows.lead import LeadWorkflow
@@ -135,7 +136,9 @@ def require(scope: str) -> Any:
     ) -> KeyHolder:
         if credentials is None:
             raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'")
-        holder = request.app.state.keyring.holder(credentials.credentials)
+        holder = request.app.state.keyring.holder(credentials.credentials) or stored_holder(
+            request.app.state.engine, credentials.credentials
+        )
         if holder is None:
             raise HTTPException(401, "unknown or revoked API key")
         if scope not in holder.scopes:

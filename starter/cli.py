@@ -25,6 +25,8 @@ event_app = typer.Typer(help="Send lead events.")
 app.add_typer(event_app, name="event")
 assets_app = typer.Typer(help="The approved content library.")
 app.add_typer(assets_app, name="assets")
+key_app = typer.Typer(help="API keys (stored hashed).")
+app.add_typer(key_app, name="key")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -140,6 +142,64 @@ def assets_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
             ", ".join(json.loads(r.countries)),
             r.title,
         )
+    console.print(table)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from models.db import make_engine, migrate
+
+    engine = make_engine(Settings().resolved_database_url)
+    migrate(engine)
+    return engine
+
+
+@key_app.command("create")
+def key_create(
+    name: Annotated[str, typer.Option(help="who uses the key; recorded as the actor")],
+    scope: Annotated[
+        list[str], typer.Option(help="events:write, leads:read, sales:act, compliance:act")
+    ],
+) -> None:
+    """Create a key; it is printed once and only its hash is kept."""
+    from starter.keys import KeyRequestError, create_key
+
+    try:
+        key = create_key(_engine(), name, scope)
+    except KeyRequestError as err:
+        err_console.print(f"leadflow: {err}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from err
+    print(key)
+
+
+@key_app.command("revoke")
+def key_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> None:
+    """Revoke a key: requests with it get 401 from now on."""
+    from starter.keys import KeyRequestError, revoke_key
+
+    try:
+        revoke_key(_engine(), name)
+    except KeyRequestError as err:
+        err_console.print(f"leadflow: {err}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from err
+    console.print(f"revoked {name}")
+
+
+@key_app.command("list")
+def key_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List keys: name, scopes, created, revoked (never the keys)."""
+    from rich.table import Table
+
+    from starter.keys import list_keys
+
+    rows = list_keys(_engine())
+    if as_json:
+        keep = {"name", "scopes", "created_at", "revoked_at"}
+        print(json.dumps([r.model_dump(mode="json", include=keep) for r in rows], indent=2))
+        return
+    table = Table("name", "scopes", "created", "revoked")
+    for r in rows:
+        revoked = r.revoked_at.isoformat() if r.revoked_at else ""
+        table.add_row(r.name, ", ".join(json.loads(r.scopes)), r.created_at.isoformat(), revoked)
     console.print(table)
 
 
