@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Security, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.engine import Engine
@@ -33,6 +33,7 @@ from models.lead import (
 )
 from models.program import load_program
 from models.tables import ComplianceReview, OutboxMessage, OutboxMessagePublic
+from starter.audit import AuditTrail, as_csv, audit_entries
 from starter.auth import KeyHolder, KeyRing
 from starter.erasure import UnknownLead, erase_lead
 from starter.identity import IdentityConflict, find_lead_ids
@@ -289,6 +290,36 @@ def _routes() -> Any:
         seen = {(d.chain, d.seq) for d in archived}
         merged = archived + [d for d in live.decisions if (live.chain, d.seq) not in seen]
         return DecisionLog(lead_id=lead_id, decisions=merged, chain=live.chain)
+
+    @router.get(
+        "/v1/leads/{lead_id}/audit",
+        tags=["leads"],
+        dependencies=[require("leads:read")],
+        response_model=AuditTrail,
+    )
+    async def lead_audit(
+        request: Request,
+        lead_id: str,
+        client: ClientDep,
+        engine: EngineDep,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Any:
+        """The lead's complete audit trail, as JSON or CSV, with a link to its workflow."""
+        log = await lead_decisions(lead_id, client, engine)
+        settings: Settings = request.app.state.settings
+        entries = await asyncio.to_thread(audit_entries, engine, lead_id, log.decisions)
+        url = (
+            f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+            f"/workflows/{workflow_id(lead_id)}"
+        )
+        trail = AuditTrail(lead_id=lead_id, workflow_url=url, entries=entries)
+        if format == "csv":
+            return PlainTextResponse(
+                as_csv(trail),
+                media_type="text/csv",
+                headers={"Content-Disposition": f'attachment; filename="{lead_id}-audit.csv"'},
+            )
+        return trail
 
     @router.post(
         "/v1/leads/{lead_id}/pause",

@@ -213,6 +213,18 @@ async def test_ops_and_sales_see_and_steer_a_lead(
         [pause] = await eventually(pause_logged)
         assert pause["inputs"] == {"by": "rep.jordan", "reason": "call booked by phone"}
 
+        audit = (await api.get(f"/v1/leads/{lead_id}/audit")).json()
+        assert audit["workflow_url"].endswith(f"/workflows/{workflow_id(lead_id)}")
+        kinds = {(e["kind"], e["actor"], e["what"]) for e in audit["entries"]}
+        assert ("send", "leadflow", "sent CVT-EVD-210 v2.0") in kinds
+        assert ("decision", "rep.jordan", "nurture paused until resumed") in kinds
+        times = [e["at"] for e in audit["entries"]]
+        assert times == sorted(times)
+        csv_export = await api.get(f"/v1/leads/{lead_id}/audit", params={"format": "csv"})
+        assert csv_export.headers["content-type"].startswith("text/csv")
+        assert csv_export.text.splitlines()[0] == "at,kind,actor,what,detail"
+        assert "rep.jordan" in csv_export.text
+
         async def listed_by_stage() -> list[str]:
             query = f"TaskQueue = '{settings.task_queue}' AND LeadStage = 'nurturing'"
             return [wf.id async for wf in dev_env.client.list_workflows(query)]

@@ -1,0 +1,113 @@
+"""A lead's audit trail (DOMAIN 27): decisions of every run, sends, consent, reviews and
+safety case references, in time order, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from models.lead import Decision
+from models.tables import ComplianceReview, ConsentRecord, OutboxMessage, ScreeningCase
+
+COLUMNS = ("at", "kind", "actor", "what", "detail")
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    kind: str
+    actor: str
+    what: str
+    detail: str
+
+
+class AuditTrail(BaseModel):
+    lead_id: str
+    workflow_url: str
+    entries: list[AuditEntry]
+
+
+def _decision_entry(d: Decision) -> AuditEntry:
+    actor = d.inputs.get("actor") or d.inputs.get("by") or d.inputs.get("reviewer") or "leadflow"
+    detail = json.dumps(
+        {"rule_id": d.rule_id, "trigger": d.trigger, "program_version": d.program_version}
+        | {"inputs": d.inputs}
+    )
+    return AuditEntry(at=d.at, kind="decision", actor=actor, what=d.outcome, detail=detail)
+
+
+def audit_entries(engine: Engine, lead_id: str, decisions: list[Decision]) -> list[AuditEntry]:
+    """Everything recorded about a lead, oldest first (no safety text: case references only)."""
+    entries = [_decision_entry(d) for d in decisions]
+    with Session(engine) as session:
+        for m in session.exec(select(OutboxMessage).where(OutboxMessage.lead_id == lead_id)):
+            entries.append(
+                AuditEntry(
+                    at=m.sent_at or m.created_at,
+                    kind="send",
+                    actor="leadflow",
+                    what=f"{m.status} {m.asset_id} v{m.asset_version}",
+                    detail=json.dumps(
+                        {
+                            "message_id": m.message_id,
+                            "touch_id": m.touch_id,
+                            "consent": m.consent_state,
+                            "trigger": m.trigger,
+                            "program_version": m.program_version,
+                        }
+                    ),
+                )
+            )
+        consent = select(ConsentRecord).where(ConsentRecord.lead_id == lead_id)
+        for c in session.exec(consent.order_by(col(ConsentRecord.recorded_at))):
+            entries.append(
+                AuditEntry(
+                    at=c.recorded_at,
+                    kind="consent",
+                    actor=c.source,
+                    what=f"{c.status} {c.channel}/{c.purpose}",
+                    detail=json.dumps(
+                        {
+                            "method": c.method,
+                            "wording_version": c.wording_version,
+                            "evidence": c.evidence,
+                            "event_id": c.event_id,
+                        }
+                    ),
+                )
+            )
+        for r in session.exec(select(ComplianceReview).where(ComplianceReview.lead_id == lead_id)):
+            entries.append(
+                AuditEntry(
+                    at=r.decided_at or r.opened_at,
+                    kind="review",
+                    actor=r.reviewer or "leadflow",
+                    what=f"review {r.review_id} {r.status}",
+                    detail=json.dumps({"reason": r.reason, "note": r.note, "actor": r.actor}),
+                )
+            )
+        for s in session.exec(select(ScreeningCase).where(ScreeningCase.lead_id == lead_id)):
+            entries.append(
+                AuditEntry(
+                    at=s.awareness_at,
+                    kind="case",
+                    actor="leadflow",
+                    what=f"case {s.case_ref} ({s.route}) {s.status}",
+                    detail=json.dumps({"forward_by": s.forward_by and s.forward_by.isoformat()}),
+                )
+            )
+    return sorted(entries, key=lambda e: e.at)
+
+
+def as_csv(trail: AuditTrail) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for e in trail.entries:
+        writer.writerow([e.at.isoformat(), e.kind, e.actor, e.what, e.detail])
+    return out.getvalue()
