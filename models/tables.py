@@ -232,3 +232,13 @@ class ApiKeyRecord(SQLModel, table=True):
     scopes: str = Field(description="JSON list of scopes")
     created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
     revoked_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class ReceivedEvent(SQLModel, table=True):
+    """An event id already delivered to its lead: a redelivery is answered `duplicate`."""
+
+    __tablename__ = "received_event"
+
+    event_id: str = Field(primary_key=True, max_length=200)
+    lead_id: str = Field(max_length=40)
+    received_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]

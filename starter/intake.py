@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
@@ -32,7 +33,7 @@ from models.lead import RECORD_EVENT, EventOutcome, LeadWorkflowInput, SafetyCas
 from models.program import ConsentRules, Program
 from models.reference import ReferenceData
 from models.screening import Screening
-from models.tables import ConsentRecord, Lead, ScreeningCase
+from models.tables import ConsentRecord, Lead, ReceivedEvent, ScreeningCase, utcnow
 from starter.identity import resolve_lead
 from workflows.checks import rejection
 from workflows.lead import LeadWorkflow
@@ -153,9 +154,16 @@ async def submit_events(
     events: list[LeadEventIn],
     rules: IntakeRules = DEFAULT_RULES,
 ) -> list[EventResult]:
-    """Resolve each event's lead and signal-with-start its workflow."""
+    """Resolve each event's lead and signal-with-start its workflow; an event id already
+    delivered is answered `duplicate` and not delivered again."""
     results = []
     for event in events:
+        earlier = await asyncio.to_thread(_delivered_to, engine, event.event_id)
+        if earlier is not None:
+            results.append(
+                EventResult(event_id=event.event_id, lead_id=earlier, status="duplicate")
+            )
+            continue
         prepared = await asyncio.to_thread(_prepare, engine, event, rules)
         lead_id = prepared.lead_id
         await client.start_workflow(
@@ -168,6 +176,7 @@ async def submit_events(
             start_signal_args=[prepared.event],
         )
         await _follow_up(client, task_queue, prepared)
+        await asyncio.to_thread(_mark_delivered, engine, event.event_id, lead_id)
         log.info("event accepted", lead_id=lead_id, event_type=event.type.value)
         results.append(EventResult(event_id=event.event_id, lead_id=lead_id, status="accepted"))
     return results
@@ -309,6 +318,23 @@ def _set_path(target: dict[str, Any], path: str, value: str) -> None:
         target[head] = value
     elif isinstance(target.get(head), dict):
         _set_path(target[head], rest, value)
+
+
+def _delivered_to(engine: Engine, event_id: str) -> str | None:
+    with Session(engine) as session:
+        row = session.get(ReceivedEvent, event_id)
+        return row.lead_id if row else None
+
+
+def _mark_delivered(engine: Engine, event_id: str, lead_id: str) -> None:
+    """Remember the event id (after delivery: a crash in between only means the workflow,
+    which also drops duplicates, sees it twice)."""
+    with Session(engine) as session:
+        session.add(ReceivedEvent(event_id=event_id, lead_id=lead_id, received_at=utcnow()))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
 
 
 async def _follow_up(client: Client, task_queue: str, prepared: Prepared) -> None:

@@ -341,6 +341,9 @@ async def test_a_batch_accepts_the_good_events_and_names_the_bad_ones(
     rejected = results[bad["event_id"]]
     assert rejected["status"] == "rejected" and rejected["lead_id"] is None
     assert [e["field"] for e in rejected["errors"]] == ["events.1.type"]
+    again = await _post(api, good[0])  # the same event delivered again
+    assert again.json()["status"] == "duplicate"
+    assert again.json()["lead_id"] == results[good[0]["event_id"]]["lead_id"]
 
     found = await api.get("/v1/leads", params={"email": "ONE@clinic.example"})
     assert found.json()["lead_ids"] == [results[good[0]["event_id"]]["lead_id"]]

@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from models.events import LeadEventIn
+from models.events import LeadEvent, LeadEventIn
 from models.lead import LeadState, Stage
 from starter.intake import submit_events, workflow_id
 from starter.settings import Settings
@@ -84,10 +84,17 @@ async def test_duplicate_delivery_is_ignored_and_sends_once(
     payload = event_payload()
     event = LeadEventIn.model_validate(payload)
     async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        for _ in range(2):  # at-least-once delivery: the same event twice
-            await submit_events(
-                time_skipping_env.client, sqlite_engine, settings.task_queue, [event]
-            )
+        [first] = await submit_events(
+            time_skipping_env.client, sqlite_engine, settings.task_queue, [event]
+        )
+        again = await submit_events(
+            time_skipping_env.client, sqlite_engine, settings.task_queue, [event]
+        )
+        assert again[0].status == "duplicate"  # intake knows the event id
+        # A delivery that gets past intake (at-least-once signals) is dropped by the workflow.
+        await _handle(time_skipping_env, first.lead_id).signal(
+            LeadWorkflow.record_event, LeadEvent.from_intake(event)
+        )
         [result] = await submit_events(
             time_skipping_env.client,
             sqlite_engine,
