@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,6 +27,8 @@ assets_app = typer.Typer(help="The approved content library.")
 app.add_typer(assets_app, name="assets")
 key_app = typer.Typer(help="API keys (stored hashed).")
 app.add_typer(key_app, name="key")
+lead_app = typer.Typer(help="Look at a lead and steer it.")
+app.add_typer(lead_app, name="lead")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -201,6 +203,94 @@ def key_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         revoked = r.revoked_at.isoformat() if r.revoked_at else ""
         table.add_row(r.name, ", ".join(json.loads(r.scopes)), r.created_at.isoformat(), revoked)
     console.print(table)
+
+
+async def _lead_handle(lead_id: str) -> Any:
+    """The lead's workflow handle on the configured Temporal server."""
+    from starter.intake import workflow_id
+    from starter.temporal import connect
+    from workflows.lead import LeadWorkflow
+
+    client = await connect(Settings())
+    return client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+
+
+@lead_app.command("show")
+def lead_show(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Stage, scores with breakdown, track, stops, pause and next touch of a lead."""
+    from workflows.lead import LeadWorkflow
+
+    async def show() -> None:
+        state = await (await _lead_handle(lead_id)).query(LeadWorkflow.state)
+        if as_json:
+            print(state.model_dump_json(indent=2, exclude={"decisions", "recent_event_ids"}))
+            return
+        score = state.score
+        console.print(f"[bold]{lead_id}[/bold]  stage {state.stage.value}  track {state.track}")
+        console.print(f"fit {score.fit}  engagement {score.engagement}  mql {score.mql}")
+        for item in score.fit_breakdown + score.engagement_breakdown:
+            console.print(f"  {item.points:>7}  {item.source}", highlight=False)
+        console.print(f"next touch {state.next_touch_at}  paused {state.pause is not None}")
+        for stop in state.stops.values():
+            console.print(f"stopped: {stop.reason} (since {stop.since:%Y-%m-%d %H:%M})")
+
+    asyncio.run(show())
+
+
+@lead_app.command("decisions")
+def lead_decisions(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The lead's decision log of this run (earlier runs: GET /v1/leads/{id}/decisions)."""
+    from rich.table import Table
+
+    from workflows.lead import LeadWorkflow
+
+    async def decisions() -> None:
+        log = await (await _lead_handle(lead_id)).query(LeadWorkflow.decisions)
+        if as_json:
+            print(log.model_dump_json(indent=2))
+            return
+        table = Table("#", "at", "rule", "outcome", "trigger")
+        for d in log.decisions:
+            table.add_row(str(d.seq), f"{d.at:%Y-%m-%d %H:%M:%S}", d.rule_id, d.outcome, d.trigger)
+        console.print(table)
+
+    asyncio.run(decisions())
+
+
+@lead_app.command("pause")
+def lead_pause(
+    lead_id: str,
+    by: Annotated[str, typer.Option(help="who pauses (recorded)")],
+    reason: Annotated[str, typer.Option(help="why (recorded)")],
+) -> None:
+    """Pause the lead's promotional nurture until resumed."""
+    from models.lead import PauseRequest
+    from workflows.lead import LeadWorkflow
+
+    async def pause() -> None:
+        handle = await _lead_handle(lead_id)
+        await handle.signal(LeadWorkflow.pause, PauseRequest(by=by, reason=reason))
+
+    asyncio.run(pause())
+    console.print(f"pause sent to {lead_id}")
+
+
+@lead_app.command("resume")
+def lead_resume(
+    lead_id: str,
+    by: Annotated[str, typer.Option(help="who resumes (recorded)")],
+    reason: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
+) -> None:
+    """Resume a paused lead's nurture."""
+    from models.lead import ResumeRequest
+    from workflows.lead import LeadWorkflow
+
+    async def resume() -> None:
+        handle = await _lead_handle(lead_id)
+        await handle.signal(LeadWorkflow.resume, ResumeRequest(by=by, reason=reason))
+
+    asyncio.run(resume())
+    console.print(f"resume sent to {lead_id}")
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """The HTTP API with a real app on the dev server: validation, auth, and the vertical slice."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,11 +11,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner
 
 from activities.consent import consent_records, suppression_reason
 from models.tables import Lead, ScreeningCase
 from starter.api import create_app
 from starter.auth import KeyRing
+from starter.cli import app as cli_app
 from starter.intake import workflow_id
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
@@ -350,3 +353,39 @@ async def test_a_batch_accepts_the_good_events_and_names_the_bad_ones(
     assert (await api.get("/v1/leads")).status_code == 422
     too_many = {"events": [event_payload() for _ in range(501)]}
     assert (await _post(api, too_many)).status_code == 422
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_cli_shows_and_pauses_a_lead(
+    api: httpx.AsyncClient,
+    dev_env: WorkflowEnvironment,
+    settings: Settings,
+    engine: Engine,
+    smtp_server: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(
+        "LEADFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host
+    )
+    monkeypatch.setenv("LEADFLOW_TASK_QUEUE", settings.task_queue)
+    runner = CliRunner()
+    async with running_worker(dev_env.client, settings, engine):
+        lead_id = (await _post(api, event_payload())).json()["lead_id"]
+        await eventually(lambda: smtp_server.messages)
+        shown = await asyncio.to_thread(runner.invoke, cli_app, ["lead", "show", lead_id, "--json"])
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["track"] == "evidence-first"
+        paused = await asyncio.to_thread(
+            runner.invoke,
+            cli_app,
+            ["lead", "pause", lead_id, "--by", "rep.jordan", "--reason", "on holiday"],
+        )
+        assert paused.exit_code == 0, paused.output
+
+        async def pause_recorded() -> bool:
+            state = (await api.get(f"/v1/leads/{lead_id}")).json()
+            return state["pause"] is not None and state["pause"]["by"] == "rep.jordan"
+
+        assert await eventually(pause_recorded)
+        listed = await asyncio.to_thread(runner.invoke, cli_app, ["lead", "decisions", lead_id])
+        assert "manual.pause" in listed.output
