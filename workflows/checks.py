@@ -22,30 +22,12 @@ class _Props(BaseModel):
     purpose: str | None = None
 
 
-class _TopicProps(_Props):
-    pass
-
-
 class _BounceProps(_Props):
     bounce_type: Literal["hard", "soft"]
 
 
-class _ConsentProps(_Props):
-    channel: str | None = None
-    purpose: str | None = None
-
-
-PROPERTY_MODELS: dict[str, type[_Props]] = {
-    "page_viewed": _TopicProps,
-    "content_downloaded": _TopicProps,
-    "webinar_registered": _TopicProps,
-    "webinar_attended": _TopicProps,
-    "event_attended": _TopicProps,
-    "email_bounced": _BounceProps,
-    "consent_granted": _ConsentProps,
-    "consent_withdrawn": _ConsentProps,
-    "unsubscribed": _ConsentProps,
-}
+# Event types whose properties need more than the common shape.
+PROPERTY_MODELS: dict[str, type[_Props]] = {"email_bounced": _BounceProps}
 
 
 def rejection(event: LeadEvent) -> str | None:
