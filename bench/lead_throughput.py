@@ -53,11 +53,10 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
     from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
     from temporalio.common import WorkflowIDConflictPolicy
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.service import RPCError
-    from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
+    from bench.harness import start_dev_server
     from models.db import make_engine, migrate
     from models.events import LeadEvent, LeadEventIn
     from models.lead import RECORD_EVENT
@@ -67,7 +66,6 @@ with workflow.unsafe.imports_passed_through():
     from starter.ports import free_port
     from starter.settings import SAMPLE_PROGRAM, Settings
     from starter.smtp_sink import SmtpSink
-    from starter.temporal import SEARCH_ATTRIBUTES
     from tests.factories import event_payload
     from worker import build_worker
     from workflows.lead import LeadWorkflow
@@ -435,13 +433,7 @@ async def main(args: argparse.Namespace) -> int:
     configure_logging(logging.WARNING)
     wall = time.perf_counter()
     directory = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    binary = str(Path(sys.executable).parent / "temporal")
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=binary if Path(binary).exists() else shutil.which("temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     sink = SmtpSink("127.0.0.1", free_port())
     sink.start()
     settings = Settings(

@@ -14,7 +14,6 @@ import logging
 import shutil
 import smtplib
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -23,19 +22,18 @@ from pathlib import Path
 
 import httpx
 import yaml
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from models.db import make_engine, migrate
+from bench.harness import start_dev_server
+from models.db import make_engine
 from starter.api import create_app
 from starter.auth import KeyRing
 from starter.logging import configure_logging
 from starter.ports import free_port
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
-from starter.temporal import SEARCH_ATTRIBUTES
 from tests.factories import event_payload
-from worker import build_worker
+from worker import build_worker, prepare_database
 
 
 def _program(directory: Path, delay: str) -> Path:
@@ -46,8 +44,11 @@ def _program(directory: Path, delay: str) -> Path:
     return path
 
 
-async def _wait_for(sink: SmtpSink, count: int) -> float:
+async def _wait_for(sink: SmtpSink, count: int, deadline: float = 60.0) -> float:
+    end = time.perf_counter() + deadline
     while len(sink.messages) < count:
+        if time.perf_counter() > end:
+            raise SystemExit(f"no email within {deadline:.0f} s: the slice is broken")
         await asyncio.sleep(0.002)
     return time.perf_counter()
 
@@ -77,7 +78,7 @@ async def _slice(
         data_dir=directory,
     )
     engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
+    prepare_database(engine, settings)  # schema and the content library
     keys = KeyRing()
     keys.add("bench", "bench-key", ("events:write", "leads:read"))
     app = create_app(settings, client=env.client, engine=engine, keyring=keys)
@@ -113,13 +114,7 @@ def _line(name: str, timings: list[float], baseline: float) -> str:
 async def main(events: int) -> None:
     configure_logging(logging.WARNING)
     directory = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    binary = str(Path(sys.executable).parent / "temporal")
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=binary if Path(binary).exists() else shutil.which("temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     sink = SmtpSink("127.0.0.1", free_port())
     sink.start()
     try:

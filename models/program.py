@@ -383,12 +383,23 @@ class ProgramError(ValueError):
 
 
 def load_program(path: Path) -> Program:
-    """Read and validate a program file.
+    """Read and validate a program file; an unchanged file is not parsed again.
 
     Raises:
         ProgramError: naming the path and every bad field.
     """
-    return load_program_text(path, _read(path))
+    text = _read(path)
+    key = (str(path.resolve()), program_fingerprint(text))
+    program = _PARSED.get(key)
+    if program is None:
+        program = load_program_text(path, text)
+        _PARSED.clear()  # keep only the newest good parse per process
+        _PARSED[key] = program
+    return program
+
+
+# Activities re-read the program at every send; parsing (~25 ms) only when the file changes.
+_PARSED: dict[tuple[str, str], Program] = {}
 
 
 def program_fingerprint(text: str) -> str:

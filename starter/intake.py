@@ -147,6 +147,19 @@ def parse_events(body: bytes) -> tuple[list[LeadEventIn], bool]:
     return parsed.events, parsed.is_batch
 
 
+async def deliver(client: Client, task_queue: str, lead_id: str, event: LeadEvent) -> None:
+    """Signal-with-start: one atomic create-or-update of the lead's workflow."""
+    await client.start_workflow(
+        LeadWorkflow.run,
+        LeadWorkflowInput(lead_id=lead_id),
+        id=workflow_id(lead_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal=RECORD_EVENT,
+        start_signal_args=[event],
+    )
+
+
 async def submit_events(
     client: Client,
     engine: Engine,
@@ -166,15 +179,7 @@ async def submit_events(
             continue
         prepared = await asyncio.to_thread(_prepare, engine, event, rules)
         lead_id = prepared.lead_id
-        await client.start_workflow(
-            LeadWorkflow.run,
-            LeadWorkflowInput(lead_id=lead_id),
-            id=workflow_id(lead_id),
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal=RECORD_EVENT,
-            start_signal_args=[prepared.event],
-        )
+        await deliver(client, task_queue, lead_id, prepared.event)
         await _follow_up(client, task_queue, prepared)
         await asyncio.to_thread(_mark_delivered, engine, event.event_id, lead_id)
         log.info("event accepted", lead_id=lead_id, event_type=event.type.value)
@@ -375,15 +380,7 @@ async def withdraw_by_link(
     record = consent_record_for(lead_id, event, None, rules.consent)
     assert record is not None
     await asyncio.to_thread(_append, engine, record)
-    await client.start_workflow(
-        LeadWorkflow.run,
-        LeadWorkflowInput(lead_id=lead_id),
-        id=workflow_id(lead_id),
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        start_signal=RECORD_EVENT,
-        start_signal_args=[LeadEvent.from_intake(event)],
-    )
+    await deliver(client, task_queue, lead_id, LeadEvent.from_intake(event))
     log.info("unsubscribed by link", lead_id=lead_id)
 
 
