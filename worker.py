@@ -15,6 +15,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.content import import_catalog
+from activities.crm import CrmActivities, Webhook
 from activities.decisions import DecisionArchive
 from activities.messaging import Links, MessagingActivities, SmtpTarget
 from activities.program import ProgramActivities
@@ -27,6 +28,7 @@ from starter.settings import Settings
 from starter.temporal import connect, search_attributes_registered
 from workflows.lead import LeadWorkflow
 from workflows.safety import SafetyCaseWorkflow
+from workflows.webhook import CrmWebhookWorkflow
 
 log = structlog.get_logger(__name__)
 ACTIVITY_THREADS = 16
@@ -53,10 +55,21 @@ def build_worker(
     archive = DecisionArchive(engine)
     safety = SafetyActivities(engine, smtp, settings.program)
     reviews = ReviewActivities(engine)
+    secret = settings.crm_webhook_secret
+    crm = CrmActivities(
+        engine,
+        smtp,
+        settings.program,
+        Webhook(
+            settings.crm_webhook_url,
+            secret.get_secret_value() if secret else None,
+            settings.crm_webhook_timeout,
+        ),
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[LeadWorkflow, SafetyCaseWorkflow],
+        workflows=[LeadWorkflow, SafetyCaseWorkflow, CrmWebhookWorkflow],
         activities=[
             program.load_program,
             messaging.send_touch,
@@ -65,6 +78,10 @@ def build_worker(
             safety.escalate_case,
             reviews.open_review,
             reviews.close_review,
+            crm.create_crm_task,
+            crm.update_crm_task,
+            crm.enrich_facts,
+            crm.deliver_crm_webhook,
         ],
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,

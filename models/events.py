@@ -64,6 +64,9 @@ class LeadFacts(ProfileFacts):
     missing_routing_fields: list[str] | None = Field(
         default=None, description="set by enrichment: routing-critical fields missing or invalid"
     )
+    npi_valid: bool | None = Field(
+        default=None, description="set by enrichment: the lead's NPI passes DOMAIN 19"
+    )
 
 
 class LeadProfile(ProfileFacts):

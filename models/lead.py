@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
 from models.events import LeadEvent, LeadFacts
+from models.routing import ActivityItem, OpenTask, RouteOrder
+from models.stage import Score, ScoreItem, Stage
+
+__all__ = ["Score", "ScoreItem", "Stage"]
 
 RECENT_EVENT_IDS = 500
-
-
-class Stage(StrEnum):
-    """Lifecycle stages (DESIGN §3)."""
-
-    NEW = "new"
-    ENGAGED = "engaged"
-    NURTURING = "nurturing"
-    MQL = "mql"
-    HANDED_OFF = "handed_off"
-    SALES_ACCEPTED = "sales_accepted"
-    MEETING_SET = "meeting_set"
-    CLOSED = "closed"
-    RECYCLED = "recycled"
-    DISQUALIFIED = "disqualified"
-    OPTED_OUT = "opted_out"
-    COMPLIANCE_HOLD = "compliance_hold"
-    MEDICAL_INQUIRY = "medical_inquiry"
 
 
 class Decision(BaseModel):
@@ -56,25 +41,6 @@ class TouchRecord(BaseModel):
     at: datetime
     track: str | None = None
     message_id: str | None = None
-
-
-class ScoreItem(BaseModel):
-    """One line of a score's breakdown: which fact or event added how much."""
-
-    source: str
-    points: float
-
-
-class Score(BaseModel):
-    """Fit and engagement, each explained; MQL needs both over threshold and no disqualifier."""
-
-    fit: int = 0
-    engagement: float = 0.0
-    fit_breakdown: list[ScoreItem] = Field(default_factory=list)
-    engagement_breakdown: list[ScoreItem] = Field(default_factory=list)
-    disqualified_by: list[str] = Field(default_factory=list)
-    mql: bool = False
-    as_of: datetime | None = None
 
 
 class Engagement(BaseModel):
@@ -164,6 +130,22 @@ class LeadState(BaseModel):
     )
     owner_queue: str | None = None
     open_handoff: bool = False
+    tasks: list[OpenTask] = Field(default_factory=list, description="open CRM tasks")
+    tasks_total: int = 0
+    route_orders: list[RouteOrder] = Field(
+        default_factory=list, description="routing decisions waiting for their CRM task"
+    )
+    routes_total: int = Field(default=0, description="ownership changes so far (loop guard)")
+    rules_used: list[str] = Field(default_factory=list, description="`once` routing rules used")
+    recent_activity: list[ActivityItem] = Field(default_factory=list)
+    case_refs: list[str] = Field(default_factory=list, description="screening case references")
+    reject_counts: dict[str, int] = Field(default_factory=dict)
+    recycled_at: datetime | None = Field(
+        default=None, description="re-qualifying after a recycle needs behaviour after this"
+    )
+    sample_status: str | None = Field(
+        default=None, description="verification_pending | verified | not_verified"
+    )
     score: Score = Field(default_factory=Score)
     events_total: int = 0
     runs: int = 1

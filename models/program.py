@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from models.events import EventType
 from models.lead import Stage
 from models.reference import ReferenceData
+from models.routing import Routing
 from models.screening import Screening
 
 
@@ -338,6 +339,9 @@ class Program(BaseModel):
     safety_contacts: SafetyContacts | None = None
     compliance: ComplianceHolds = Field(default_factory=ComplianceHolds)
     long_life: LongLife = Field(default_factory=LongLife)
+    routing: Routing | None = Field(
+        default=None, description="queues and ordered rules; without it nothing is routed"
+    )
     assets: list[Asset] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -357,6 +361,15 @@ class Program(BaseModel):
         used += [(f"tracks.rules.{r.id}.track", r.track) for r in self.tracks.rules]
         if self.tracks.silence:
             used.append(("tracks.silence.track", self.tracks.silence.track))
+        if self.routing:
+            used += [
+                (f"routing.recycle_tracks.{reason}", track)
+                for reason, track in self.routing.recycle_tracks.items()
+                if track is not None
+            ]
+            problems = self.routing.check_territories([t.id for t in self.reference.territories])
+            if problems:
+                raise ValueError("; ".join(problems))
         for where, track_name in used:
             if track_name not in tracks:
                 raise ValueError(f"{where} names unknown track {track_name}")

@@ -242,3 +242,35 @@ class ReceivedEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=200)
     lead_id: str = Field(max_length=40)
     received_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+
+
+class CrmTask(SQLModel, table=True):
+    """A task in the embedded CRM: a lead handed to a queue, with the context the team needs.
+
+    Created once per task id (a retried handoff finds the row it made); status changes are
+    written as the lead's workflow applies them, with the acting key's name.
+    """
+
+    __tablename__ = "crm_task"
+
+    task_id: str = Field(primary_key=True, max_length=80)
+    lead_id: str = Field(index=True, max_length=40)
+    queue: str = Field(index=True, max_length=80)
+    kind: str = Field(max_length=40)
+    status: str = Field(
+        index=True, max_length=20, description="open | accepted | rejected | closed | escalated"
+    )
+    rule_id: str = Field(max_length=80)
+    rank: int = 0
+    reason: str = Field(max_length=500)
+    request: str | None = Field(default=None, max_length=40)
+    program_version: str = Field(max_length=40)
+    context: str = Field(description="JSON: identifiers, why, scores, activity, consent, ...")
+    created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    due_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+    updated_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+    actor: str | None = Field(default=None, max_length=200)
+    resolution: str | None = Field(default=None, max_length=200, description="reason or outcome")
+    note: str | None = None
+    escalated_from: str | None = Field(default=None, max_length=80)
+    webhook_delivered_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]

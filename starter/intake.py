@@ -18,7 +18,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.consent import append_consent, consent_record_for, suppress
-from activities.enrichment import enrich
+from activities.enrichment import enrich, npi_is_valid
 from activities.safety import open_case
 from activities.screening import free_text_fields, redact, screen
 from models.events import (
@@ -256,6 +256,7 @@ def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared
         verified = bool(
             lead and ((lead.npi and enriched.npi_valid and country == "US") or lead.crm_id)
         )
+        npi_valid = bool(lead and lead.npi and npi_is_valid(lead.npi))
         screened = _screen(session, lead_id, event, rules, reporter=bool(lead and lead.email))
     facts = event.lead.facts().model_copy(
         update={
@@ -267,6 +268,7 @@ def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared
             "territory": enriched.territory,
             "hcp_verified": verified,
             "missing_routing_fields": enriched.missing_routing_fields,
+            "npi_valid": npi_valid,
         }
     )
     lead_event = LeadEvent.from_intake(event, facts)

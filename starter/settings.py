@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="where recipients reach the API (unsubscribe links)"
     )
+    crm_webhook_url: str | None = Field(
+        default=None, description="an external CRM's webhook; unset = embedded CRM tables only"
+    )
+    crm_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key signing each webhook body"
+    )
+    crm_webhook_timeout: float = Field(default=10.0, gt=0, description="seconds per attempt")
 
     @property
     def resolved_database_url(self) -> str:

@@ -25,6 +25,7 @@ from models.lead import (
 from models.program import Program
 from workflows import cadence, scoring, stages, tracks
 from workflows.checks import prop, rejection
+from workflows.handoff import HandoffDesk
 
 E = EventType
 HIGH_INTENT = frozenset(
@@ -68,6 +69,9 @@ class LeadEngine:
         self.state = state
         self.program = program
         self._decisions_at_start = 0
+        self.handoff = HandoffDesk(self)
+        # Off only when replaying a history recorded before routing existed (workflow.patched).
+        self.routing_enabled = True
 
     @property
     def program(self) -> Program:
@@ -176,6 +180,9 @@ class LeadEngine:
             self._apply_intent(etype, now, trigger)
             self._apply_track(event, now, trigger)
         self.rescore(now, trigger, promote=etype not in MEDICAL and routed is None)
+        if self.routing_enabled:
+            self.handoff.observe(etype, event, routed)
+            self.handoff.route_event(etype, event, routed, now, trigger)
         self.replan(now, trigger)
         return self._finish(outcome, "accepted")
 
@@ -272,6 +279,14 @@ class LeadEngine:
             state.stage_before_opt_out = state.stage
         if stage is not None:
             self.move_stage(now, trigger, stage, rule_id)
+
+    def stop(self, now: datetime, trigger: str, rule_id: str, reason: str) -> None:
+        """Stop promotional email for a reason of the engine's callers (e.g. a recycle)."""
+        self._stop(now, trigger, rule_id, reason, None)
+
+    def lift(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None:
+        """Lift stop rules (e.g. `request open` once sales hands a lead back)."""
+        self._restart(now, trigger, rule_ids, reason)
 
     def _restart(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None:
         lifted = [r for r in rule_ids if self.state.stops.pop(r, None) is not None]
@@ -492,6 +507,7 @@ class LeadEngine:
         if (
             promote
             and state.score.mql
+            and self._fresh_since_recycle()
             and state.stage
             in {
                 Stage.NEW,
@@ -501,6 +517,11 @@ class LeadEngine:
             }
         ):
             self.move_stage(now, trigger, Stage.MQL, "score.mql")
+
+    def _fresh_since_recycle(self) -> bool:
+        """A recycled lead re-qualifies by score only through behaviour after the recycle."""
+        since = self.state.recycled_at
+        return since is None or any(e.at > since for e in self.state.engagements)
 
     # -- pause -----------------------------------------------------------------------------
 
@@ -582,6 +603,8 @@ class LeadEngine:
         review = self.state.review
         if review is not None and not review.escalated:
             times.append(review.due_at)
+        if self.routing_enabled:
+            times.append(self.handoff.next_due())
         pending = [t for t in times if t is not None]
         return min(pending) if pending else None
 

@@ -40,9 +40,25 @@ with workflow.unsafe.imports_passed_through():
         SendTouchResult,
     )
     from models.program import ProgramInForce
+    from models.routing import (
+        CREATE_CRM_TASK,
+        ENRICH_FACTS,
+        UPDATE_CRM_TASK,
+        CrmTaskInput,
+        CrmTaskResult,
+        EnrichFactsInput,
+        EnrichFactsResult,
+        OpenTask,
+        RouteOrder,
+        TaskAction,
+        TaskActionResult,
+        TaskUpdateInput,
+        WebhookInput,
+    )
     from models.search import LEAD_QUEUE, LEAD_SCORE, LEAD_STAGE, LEAD_TRACK
     from workflows.checks import rejection
     from workflows.engine import LeadEngine, TouchOrder
+    from workflows.webhook import CrmWebhookWorkflow
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ARCHIVE_CHUNK = 300
@@ -57,6 +73,7 @@ SEND_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5), non_retryable_error_types=["SmtpRefused"]
 )
 RELOAD_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["ProgramInvalid"])
+ROUTING_PATCH = "routing-and-handoff"  # histories recorded before routing replay without it
 
 
 @workflow.defn
@@ -72,12 +89,15 @@ class LeadWorkflow:
         self._inbox: list[LeadEvent] = list(input.pending)
         self._timer: asyncio.Task[None] | None = None
         self._timer_for: datetime | None = None
+        self._routing = True
+        self._dispatching = asyncio.Lock()  # one coroutine turns orders into tasks at a time
 
     @workflow.run
     async def run(self, input: LeadWorkflowInput) -> LeadWorkflowResult:
         # Decision numbers restart if a lead's workflow is ever started afresh: the chain
         # (first run id) keeps archived decisions of the two apart.
         self._state.chain = self._state.chain or workflow.info().first_execution_run_id
+        self._routing = workflow.patched(ROUTING_PATCH)
         engine = await self._load_program()
         while not self._history_is_long():
             await self._sleep_until_due(engine)
@@ -86,6 +106,8 @@ class LeadWorkflow:
             engine.resume_if_due(now)
             if engine.review_overdue(now):
                 await self._record_review(escalated=True)
+            if self._routing:
+                await self._escalate_breaches(engine)
             if self._state.next_touch_at is not None and self._state.next_touch_at <= now:
                 engine = await self._load_program()
                 await self._touch(engine)
@@ -143,6 +165,8 @@ class LeadWorkflow:
         except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
             return engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
         await self._record_review()
+        if self._routing:
+            await self._dispatch_routes(engine)
         return outcome
 
     @workflow.update
@@ -187,6 +211,104 @@ class LeadWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
+
+    # -- routing and handoff ---------------------------------------------------------------
+
+    @workflow.update
+    async def act_on_task(self, action: TaskAction) -> TaskActionResult:
+        """Sales (or the owning team) accept, reject with a reason, or close a task."""
+        engine = await self._ready()
+        status = engine.handoff.act(action, workflow.now())
+        engine.handoff.updates.append(
+            TaskUpdateInput(
+                task_id=action.task_id,
+                status=status,
+                actor=action.actor,
+                reason=action.reason.value if action.reason else action.outcome,
+                note=action.note,
+            )
+        )
+        await self._dispatch_routes(engine)
+        return TaskActionResult(
+            task_id=action.task_id, status=status, stage=self._state.stage, track=self._state.track
+        )
+
+    @act_on_task.validator
+    def _validate_act_on_task(self, action: TaskAction) -> None:
+        if self._engine is None or self._engine.handoff.task(action.task_id) is None:
+            raise ValueError(f"task {action.task_id} is not open for this lead")
+
+    async def _dispatch_routes(self, engine: LeadEngine) -> None:
+        """Turn routing decisions into CRM tasks (enriching first where a territory is
+        missing), then write task status changes."""
+        async with self._dispatching:
+            await self._dispatch_locked(engine)
+
+    async def _dispatch_locked(self, engine: LeadEngine) -> None:
+        desk = engine.handoff
+        while self._state.route_orders:
+            order = self._state.route_orders[0]
+            if order.needs_enrichment:
+                facts = self._state.facts
+                enriched = await workflow.execute_activity(
+                    ENRICH_FACTS,
+                    EnrichFactsInput(
+                        lead_id=self._state.lead_id,
+                        country=facts.country,
+                        postal_code=facts.postal_code,
+                        role=facts.role,
+                        specialty=facts.specialty,
+                        org_type=facts.org_type,
+                    ),
+                    result_type=EnrichFactsResult,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                )
+                desk.enriched(order, enriched, workflow.now())
+                continue
+            task = desk.task_input(order)
+            result = await self._create_task(task)
+            desk.task_created(order, task, result, workflow.now())
+        await self._flush_task_updates(engine)
+
+    async def _create_task(self, task: CrmTaskInput) -> CrmTaskResult:
+        result = await workflow.execute_activity(
+            CREATE_CRM_TASK,
+            task,
+            result_type=CrmTaskResult,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        if result.webhook and result.created:
+            # Its own workflow retries the delivery with backoff; the lead does not wait.
+            await workflow.start_child_workflow(
+                CrmWebhookWorkflow.run,
+                WebhookInput(task_id=task.task_id),
+                id=f"crm-webhook-{task.task_id}",
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+        return result
+
+    async def _flush_task_updates(self, engine: LeadEngine) -> None:
+        updates, engine.handoff.updates = engine.handoff.updates, []
+        for update in updates:
+            await workflow.execute_activity(
+                UPDATE_CRM_TASK,
+                update,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
+            )
+
+    async def _escalate_breaches(self, engine: LeadEngine) -> None:
+        """An SLA breach moves the task to the escalation queue (ops review the second time)
+        and tells the queue's manager; the activity does both."""
+        async with self._dispatching:
+            breached: list[tuple[OpenTask, RouteOrder]] = engine.handoff.breaches(workflow.now())
+            for old, order in breached:
+                task = engine.handoff.task_input(order, escalated_from=old)
+                result = await self._create_task(task)
+                engine.handoff.escalated(old, order, task, result, workflow.now())
+            await self._flush_task_updates(engine)
 
     async def _ready(self) -> LeadEngine:
         await workflow.wait_condition(lambda: self._engine is not None)
@@ -234,6 +356,7 @@ class LeadWorkflow:
         self._state.program_fingerprint = loaded.fingerprint
         if self._engine is None:
             self._engine = LeadEngine(self._state, loaded.program)
+            self._engine.routing_enabled = self._routing
         else:
             self._engine.program = loaded.program
         if previous is not None and previous != loaded.program.version:

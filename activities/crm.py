@@ -1,0 +1,374 @@
+"""The CRM side of handoff: embedded task tables, SLA due times, escalation mail, a second
+enrichment pass for routing, and the signed webhook to an external CRM."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.business_hours import add_business_time
+from activities.consent import consent_records, effective_consent
+from activities.enrichment import territory_for
+from activities.messaging import SmtpTarget
+from models.program import Program, load_program
+from models.routing import (
+    CREATE_CRM_TASK,
+    DELIVER_CRM_WEBHOOK,
+    ENRICH_FACTS,
+    UPDATE_CRM_TASK,
+    CrmTaskInput,
+    CrmTaskResult,
+    EnrichFactsInput,
+    EnrichFactsResult,
+    TaskUpdateInput,
+    WebhookInput,
+)
+from models.tables import AssetRecord, CrmTask, Lead, OutboxMessage, utcnow
+
+log = structlog.get_logger(__name__)
+CHANNELS = ("email", "phone", "visit")
+ATTENDED = frozenset({"webinar_attended", "event_attended"})
+SIGNATURE_HEADER = "X-Leadflow-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class Webhook:
+    url: str | None
+    secret: str | None
+    timeout_seconds: float = 10.0
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def task_view(task: CrmTask) -> dict[str, Any]:
+    """A task as the API, the CLI and the webhook show it."""
+    return {
+        "task_id": task.task_id,
+        "lead_id": task.lead_id,
+        "queue": task.queue,
+        "kind": task.kind,
+        "status": task.status,
+        "rule_id": task.rule_id,
+        "rank": task.rank,
+        "reason": task.reason,
+        "request": task.request,
+        "program_version": task.program_version,
+        "created_at": task.created_at.isoformat(),
+        "due_at": task.due_at.isoformat() if task.due_at else None,
+        "updated_at": task.updated_at.isoformat() if task.updated_at else None,
+        "actor": task.actor,
+        "resolution": task.resolution,
+        "note": task.note,
+        "escalated_from": task.escalated_from,
+        "context": json.loads(task.context),
+    }
+
+
+def list_tasks(
+    engine: Engine,
+    *,
+    queue: str | None = None,
+    status: str | None = None,
+    lead_id: str | None = None,
+    limit: int = 200,
+) -> list[CrmTask]:
+    with Session(engine) as session:
+        query = select(CrmTask)
+        if queue:
+            query = query.where(CrmTask.queue == queue)
+        if status:
+            query = query.where(CrmTask.status == status)
+        if lead_id:
+            query = query.where(CrmTask.lead_id == lead_id)
+        query = query.order_by(col(CrmTask.created_at).desc()).limit(limit)
+        return list(session.exec(query).all())
+
+
+class CrmActivities:
+    def __init__(
+        self, engine: Engine, smtp: SmtpTarget, program_path: Path, webhook: Webhook
+    ) -> None:
+        self._engine = engine
+        self._smtp = smtp
+        self._program_path = program_path
+        self._webhook = webhook
+
+    @activity.defn(name=CREATE_CRM_TASK)
+    def create_crm_task(self, request: CrmTaskInput) -> CrmTaskResult:
+        """Create the task once: a retry finds the row it made and answers the same."""
+        program = load_program(self._program_path)
+        routing = program.routing
+        queue = routing.queue(request.queue) if routing else None
+        now = utcnow()
+        due_at = None
+        if queue is not None and queue.sla is not None:
+            due_at = add_business_time(
+                now, queue.sla, queue.hours, request.time_zone, request.country
+            )
+        with Session(self._engine) as session:
+            existing = session.get(CrmTask, request.task_id)
+            if existing is None:
+                task = CrmTask(
+                    task_id=request.task_id,
+                    lead_id=request.lead_id,
+                    queue=request.queue,
+                    kind=request.kind.value,
+                    status="open",
+                    rule_id=request.rule_id,
+                    rank=request.rank,
+                    reason=request.reason[:500],
+                    request=request.request,
+                    program_version=request.program_version,
+                    context=json.dumps(self._context(session, request, program, due_at)),
+                    created_at=now,
+                    due_at=due_at,
+                    escalated_from=request.escalated_from,
+                )
+                session.add(task)
+                try:
+                    session.commit()
+                except IntegrityError:  # a concurrent attempt made it first
+                    session.rollback()
+                    existing = session.get(CrmTask, request.task_id)
+                else:
+                    if request.escalated_from:
+                        self._escalate(session, request, program)
+                    log.info(
+                        "crm task created",
+                        task_id=task.task_id,
+                        lead_id=task.lead_id,
+                        queue=task.queue,
+                    )
+                    return CrmTaskResult(
+                        task_id=task.task_id,
+                        queue=task.queue,
+                        due_at=due_at,
+                        created=True,
+                        webhook=bool(self._webhook.url),
+                    )
+            assert existing is not None
+            return CrmTaskResult(
+                task_id=existing.task_id,
+                queue=existing.queue,
+                due_at=existing.due_at,
+                created=False,
+                webhook=bool(self._webhook.url),
+            )
+
+    def _context(
+        self,
+        session: Session,
+        request: CrmTaskInput,
+        program: Program,
+        due_at: datetime | None,
+    ) -> dict[str, Any]:
+        """What the team needs (DOMAIN 26): identifiers, why, content consumed with versions,
+        consent per channel, sample eligibility, case references only, next action, SLA."""
+        lead = session.get(Lead, request.lead_id)
+        versions = {
+            a.asset_id: a.version
+            for a in session.exec(
+                select(AssetRecord).order_by(col(AssetRecord.approval_date))
+            ).all()
+        }
+        activity_items = [
+            {
+                **item.model_dump(mode="json", exclude_none=True),
+                **(
+                    {"asset_version": versions[item.asset_id]}
+                    if item.asset_id and item.asset_id in versions
+                    else {}
+                ),
+            }
+            for item in reversed(request.recent_activity)
+        ]
+        last_sent = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.lead_id == request.lead_id, OutboxMessage.status == "sent")
+            .order_by(col(OutboxMessage.created_at).desc())
+        ).first()
+        records = consent_records(session, request.lead_id)
+        consent = {
+            channel: str(
+                effective_consent(
+                    records,
+                    channel,
+                    "promotional",
+                    request.country,
+                    utcnow(),
+                    program.consent,
+                )
+            )
+            for channel in CHANNELS
+        }
+        asset = program.asset(last_sent.asset_id) if last_sent else None
+        return {
+            "lead": {
+                "lead_id": request.lead_id,
+                "email": lead.email if lead else None,
+                "npi": lead.npi if lead else None,
+                "crm_id": lead.crm_id if lead else None,
+                "first_name": lead.first_name if lead else None,
+                "last_name": lead.last_name if lead else None,
+                "territory": request.territory,
+                "country": request.country,
+            },
+            "why": {
+                "rule_id": request.rule_id,
+                "rank": request.rank,
+                "reason": request.reason,
+                "request": request.request,
+                "program_version": request.program_version,
+                "stage": request.stage.value,
+            },
+            "score": request.score.model_dump(mode="json"),
+            "recent_activity": activity_items,
+            "events_attended": [i for i in activity_items if i["type"] in ATTENDED],
+            "last_asset_sent": (
+                {
+                    "asset_id": last_sent.asset_id,
+                    "asset_version": last_sent.asset_version,
+                    "title": asset.title if asset else last_sent.subject,
+                    "sent_at": last_sent.created_at.isoformat(),
+                }
+                if last_sent
+                else None
+            ),
+            "consent": consent,
+            "sample": request.sample,
+            "case_refs": request.case_refs,
+            "next_action": request.next_action,
+            "sla_due_at": due_at.isoformat() if due_at else None,
+            "escalation": (
+                {"from_task": request.escalated_from, "reason": request.escalation_reason}
+                if request.escalated_from
+                else None
+            ),
+        }
+
+    def _escalate(self, session: Session, request: CrmTaskInput, program: Program) -> None:
+        """Mark the breached task escalated and tell its queue's manager (reference only)."""
+        old = session.get(CrmTask, request.escalated_from)
+        if old is None or old.status == "escalated":
+            return
+        queue = program.routing.queue(old.queue) if program.routing else None
+        if queue is not None and queue.manager_email:
+            self._mail(
+                queue.manager_email,
+                f"SLA breached: task {old.task_id} in {old.queue}",
+                [
+                    f"Task {old.task_id} ({old.kind}) for lead {old.lead_id} was due by "
+                    f"{old.due_at.isoformat() if old.due_at else 'n/a'} and nobody accepted it.",
+                    f"It has been escalated to {request.queue} as task {request.task_id}.",
+                ],
+            )
+        old.status = "escalated"
+        old.updated_at = utcnow()
+        old.resolution = f"escalated to {request.queue}"
+        session.add(old)
+        session.commit()
+        log.info("crm task escalated", task_id=old.task_id, lead_id=old.lead_id, to=request.queue)
+
+    def _mail(self, to: str, subject: str, lines: list[str]) -> None:
+        message = EmailMessage()
+        message["From"] = "leadflow-routing@leadflow.local"
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content("\n".join(lines) + "\n")
+        with smtplib.SMTP(
+            self._smtp.host, self._smtp.port, timeout=self._smtp.timeout_seconds
+        ) as smtp:
+            smtp.send_message(message)
+
+    @activity.defn(name=UPDATE_CRM_TASK)
+    def update_crm_task(self, request: TaskUpdateInput) -> None:
+        with Session(self._engine) as session:
+            session.execute(
+                update(CrmTask)
+                .where(col(CrmTask.task_id) == request.task_id)
+                .values(
+                    status=request.status,
+                    actor=request.actor,
+                    resolution=request.reason,
+                    note=request.note,
+                    updated_at=utcnow(),
+                )
+            )
+            session.commit()
+
+    @activity.defn(name=ENRICH_FACTS)
+    def enrich_facts(self, request: EnrichFactsInput) -> EnrichFactsResult:
+        """Routing needs a territory: map again with the program's current reference data."""
+        reference = load_program(self._program_path).reference
+        territory = territory_for(request.country, request.postal_code, reference)
+        present = {
+            "country": request.country,
+            "role": request.role,
+            "territory": territory,
+            "specialty": request.specialty,
+            "org_type": request.org_type,
+            "postal_code": request.postal_code,
+        }
+        missing = [f for f in reference.routing_critical if f in present and not present.get(f)]
+        return EnrichFactsResult(territory=territory, missing_routing_fields=missing)
+
+    @activity.defn(name=DELIVER_CRM_WEBHOOK)
+    def deliver_crm_webhook(self, request: WebhookInput) -> None:
+        """POST the task, signed, with its id as idempotency key; retried by the caller until
+        a 2xx. A 4xx other than 408/429 is final (the CRM refuses this payload)."""
+        if not self._webhook.url:
+            return
+        with Session(self._engine) as session:
+            task = session.get(CrmTask, request.task_id)
+            if task is None:
+                raise ApplicationError(
+                    f"no task {request.task_id}", type="WebhookRefused", non_retryable=True
+                )
+            if task.webhook_delivered_at is not None:
+                return
+            body = json.dumps(
+                {"event": request.event, "task": task_view(task)}, sort_keys=True
+            ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            IDEMPOTENCY_HEADER: request.task_id,
+        }
+        if self._webhook.secret:
+            headers[SIGNATURE_HEADER] = sign(self._webhook.secret, body)
+        response = httpx.post(
+            self._webhook.url, content=body, headers=headers, timeout=self._webhook.timeout_seconds
+        )
+        if 400 <= response.status_code < 500 and response.status_code not in (408, 429):
+            raise ApplicationError(
+                f"CRM webhook refused task {request.task_id}: HTTP {response.status_code}",
+                type="WebhookRefused",
+                non_retryable=True,
+            )
+        response.raise_for_status()
+        with Session(self._engine) as session:
+            session.execute(
+                update(CrmTask)
+                .where(col(CrmTask.task_id) == request.task_id)
+                .values(webhook_delivered_at=utcnow())
+            )
+            session.commit()
+        log.info("crm webhook delivered", task_id=request.task_id, status=response.status_code)

@@ -1,0 +1,499 @@
+"""Routing and handoff decisions for one lead, purely: which queue, which CRM task, what an
+accept, reject or SLA breach does. The workflow runs the activities these decisions ask for."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from models.events import EventType, LeadEvent
+from models.lead import Stage
+from models.routing import (
+    COMMERCIAL_KINDS,
+    HANDOFF_KINDS,
+    ActivityItem,
+    CrmTaskInput,
+    CrmTaskResult,
+    EnrichFactsResult,
+    OpenTask,
+    QueueKind,
+    RouteOrder,
+    RouteRule,
+    Routing,
+    TaskAction,
+    TaskUpdateInput,
+    queue_name,
+)
+from workflows import routing as rules
+from workflows import scoring
+from workflows.checks import prop
+
+if TYPE_CHECKING:
+    from workflows.engine import LeadEngine
+
+E = EventType
+ACTIVITY_KEPT = 20
+CASE_REFS_KEPT = 20
+# Behaviour a task shows sales (structured properties only, never free text).
+SHOWN = frozenset(
+    {
+        E.PAGE_VIEWED,
+        E.CONTENT_DOWNLOADED,
+        E.EMAIL_CLICKED,
+        E.WEBINAR_REGISTERED,
+        E.WEBINAR_ATTENDED,
+        E.EVENT_ATTENDED,
+        E.FORM_SUBMITTED,
+        E.INFO_REQUESTED,
+        E.MEETING_REQUESTED,
+        E.DEMO_REQUESTED,
+        E.SAMPLE_REQUESTED,
+        E.PRICING_REQUESTED,
+    }
+)
+SALES_STAGES = frozenset({Stage.HANDED_OFF, Stage.SALES_ACCEPTED, Stage.MEETING_SET})
+BLOCKED_STAGES = frozenset({Stage.OPTED_OUT, Stage.COMPLIANCE_HOLD, Stage.DISQUALIFIED})
+SALES_RESPONSES = frozenset({E.SALES_CONTACTED, E.MEETING_BOOKED})
+
+
+class HandoffDesk:
+    """The routing half of the lead engine; shares its state, program and decision log."""
+
+    def __init__(self, engine: LeadEngine) -> None:
+        self.engine = engine
+        self.updates: list[TaskUpdateInput] = []  # task status changes for the CRM tables
+
+    @property
+    def routing(self) -> Routing | None:
+        return self.engine.program.routing
+
+    # -- after each event ------------------------------------------------------------------
+
+    def observe(self, etype: EventType, event: LeadEvent, routed: dict[str, Any] | None) -> None:
+        """Keep what a task will show: recent structured behaviour and case references."""
+        state = self.engine.state
+        if routed is not None and routed.get("case_ref"):
+            state.case_refs = [*state.case_refs, str(routed["case_ref"])][-CASE_REFS_KEPT:]
+        if etype not in SHOWN or routed is not None:
+            return
+        asset_id = prop(event, "asset_id")
+        asset = self.engine.program.asset(str(asset_id)) if asset_id else None
+        title = asset.title if asset else prop(event, "title")
+        item = ActivityItem(
+            type=etype.value,
+            at=event.occurred_at,
+            asset_id=str(asset_id) if asset_id else None,
+            title=str(title)[:300] if title else None,
+            url=str(prop(event, "url"))[:500] if prop(event, "url") else None,
+            event_name=str(prop(event, "event_name"))[:300] if prop(event, "event_name") else None,
+        )
+        state.recent_activity = [*state.recent_activity, item][-ACTIVITY_KEPT:]
+
+    def route_event(
+        self,
+        etype: EventType,
+        event: LeadEvent,
+        routed: dict[str, Any] | None,
+        now: datetime,
+        trigger: str,
+    ) -> None:
+        """Run the ordered rules for this event; a match becomes a route order."""
+        if self.routing is None:
+            return
+        if etype in SALES_RESPONSES:
+            self._responded(etype, now, trigger)
+        properties = event.properties if isinstance(event.properties, dict) else {}
+        if etype is E.SAMPLE_REQUESTED:
+            self._sample_request(properties, now, trigger)
+        ctx = self._context(etype.value, properties, routed)
+        self._route(ctx, now, trigger, etype.value)
+
+    def _context(
+        self, event_type: str | None, properties: dict[str, Any], routed: dict[str, Any] | None
+    ) -> rules.RouteContext:
+        state, program = self.engine.state, self.engine.program
+        assert self.routing is not None
+        return rules.RouteContext(
+            event_type=event_type,
+            stage=state.stage,
+            facts=state.facts,
+            score=state.score,
+            properties=properties,
+            screening_route=str(routed.get("route")) if routed else None,
+            high_value_account=rules.high_value(self.routing, state.facts),
+            sample_eligible=state.sample_status == "verified"
+            or not rules.sample_problems(state.facts, properties),
+            fit_ok=not scoring.disqualifiers(state.facts, program.scoring),
+        )
+
+    def _sample_request(self, properties: dict[str, Any], now: datetime, trigger: str) -> None:
+        state = self.engine.state
+        if state.sample_status == "verified":
+            return
+        problems = rules.sample_problems(state.facts, properties)
+        if problems:
+            state.sample_status = "verification_pending"
+            self.engine.decide(
+                now,
+                trigger,
+                "sample.verification",
+                f"waits for verification: {'; '.join(problems)}",
+            )
+        else:
+            state.sample_status = "verified"
+            self.engine.decide(now, trigger, "sample.eligible", "valid NPI and signed request")
+
+    def _route(
+        self, ctx: rules.RouteContext, now: datetime, trigger: str, request: str | None
+    ) -> None:
+        routing, state = self.routing, self.engine.state
+        assert routing is not None
+        rule = rules.first_match(routing, ctx, skip=set(state.rules_used))
+        if rule is None:
+            return
+        queue_id = queue_name(rule.queue, state.facts.territory)
+        queue = routing.queue(queue_id)
+        needs_enrichment = "{territory}" in rule.queue and not state.facts.territory
+        kind = queue.kind if queue else QueueKind.DATA_STEWARD
+        inputs = self._inputs(rule, request)
+        blocked = self._blocked(kind, state.stage)
+        if blocked:
+            self.engine.decide(now, trigger, "routing.blocked", f"{rule.id}: {blocked}", inputs)
+            return
+        if kind in HANDOFF_KINDS and state.stage in SALES_STAGES:
+            self.engine.decide(
+                now,
+                trigger,
+                "routing.owned",
+                f"{rule.id}: already with {state.owner_queue}",
+                inputs,
+            )
+            return
+        if any(t.queue == queue_id for t in state.tasks) or any(
+            o.queue == queue_id for o in state.route_orders
+        ):
+            self.engine.decide(
+                now, trigger, "routing.already_open", f"{rule.id}: a task is open in {queue_id}"
+            )
+            return
+        if state.routes_total >= routing.max_reroutes:
+            self.engine.decide(
+                now,
+                trigger,
+                "routing.loop_safeguard",
+                f"{rule.id}: routed {state.routes_total} times; to {routing.ops_review_queue}",
+                inputs,
+            )
+            queue_id, kind, needs_enrichment = routing.ops_review_queue, QueueKind.OPS_REVIEW, False
+        if rule.once:
+            state.rules_used.append(rule.id)
+        inputs["to_queue"] = queue_id if not needs_enrichment else "(after enrichment)"
+        self.engine.decide(now, trigger, rule.id, f"route to {inputs['to_queue']}", inputs)
+        state.route_orders.append(
+            RouteOrder(
+                rule_id=rule.id,
+                rank=rule.rank,
+                queue=queue_id,
+                kind=kind,
+                reason=f"{rule.id} (rank {rule.rank}) on {request or 'state'}",
+                trigger=trigger,
+                request=request,
+                next_action=rule.next_action,
+                needs_enrichment=needs_enrichment,
+            )
+        )
+
+    def _inputs(self, rule: RouteRule, request: str | None) -> dict[str, str]:
+        state = self.engine.state
+        return {
+            "rank": str(rule.rank),
+            "request": request or "",
+            "stage": state.stage.value,
+            "fit": str(state.score.fit),
+            "engagement": f"{state.score.engagement:.1f}",
+            "territory": state.facts.territory or "",
+            "from_queue": state.owner_queue or "",
+        }
+
+    def _blocked(self, kind: QueueKind, stage: Stage) -> str | None:
+        if kind not in COMMERCIAL_KINDS:
+            return None
+        state, program = self.engine.state, self.engine.program
+        disqualified = scoring.disqualifiers(state.facts, program.scoring)
+        if disqualified:
+            return f"not for sales: {', '.join(disqualified)}"
+        if stage in BLOCKED_STAGES:
+            return f"not for sales while {stage.value}"
+        if state.marketing_objection:
+            return "not for sales: the lead objected to marketing"
+        return None
+
+    def _responded(self, etype: EventType, now: datetime, trigger: str) -> None:
+        """Sales reached the lead: the open handoff's SLA is met."""
+        for task in self.engine.state.tasks:
+            if task.kind in HANDOFF_KINDS and task.due_at is not None:
+                task.due_at = None
+                self.updates.append(
+                    TaskUpdateInput(task_id=task.task_id, status="accepted", actor=etype.value)
+                )
+                self.engine.decide(now, trigger, "sla.met", f"task {task.task_id}: {etype.value}")
+
+    # -- route orders -> CRM tasks -----------------------------------------------------------
+
+    def enriched(self, order: RouteOrder, result: EnrichFactsResult, now: datetime) -> None:
+        """Enrichment ran again: route to the territory queue, or else to the data steward."""
+        state, routing = self.engine.state, self.routing
+        assert routing is not None
+        order.needs_enrichment = False
+        trigger = order.trigger
+        if result.territory:
+            state.facts = state.facts.model_copy(update={"territory": result.territory})
+            rule = next((r for r in routing.rules if r.id == order.rule_id), None)
+            target = queue_name(rule.queue if rule else order.queue, result.territory)
+            queue = routing.queue(target)
+            if queue is not None:
+                order.queue, order.kind = target, queue.kind
+                self.engine.decide(now, trigger, "routing.enriched", f"route to {target}")
+                return
+        order.queue, order.kind = routing.data_steward_queue, QueueKind.DATA_STEWARD
+        missing = ", ".join(result.missing_routing_fields) or "territory"
+        self.engine.decide(
+            now,
+            trigger,
+            "routing.low_confidence",
+            f"still missing {missing} after enrichment: to {order.queue}",
+        )
+
+    def task_input(self, order: RouteOrder, escalated_from: OpenTask | None = None) -> CrmTaskInput:
+        state = self.engine.state
+        return CrmTaskInput(
+            task_id=f"{state.lead_id}-t{state.tasks_total + 1}",
+            lead_id=state.lead_id,
+            queue=order.queue,
+            kind=order.kind,
+            rule_id=order.rule_id,
+            rank=order.rank,
+            reason=order.reason,
+            request=order.request,
+            program_version=self.engine.program.version,
+            stage=state.stage,
+            score=state.score,
+            territory=state.facts.territory,
+            country=state.facts.country,
+            time_zone=state.facts.time_zone or self.engine.program.cadence.default_time_zone,
+            recent_activity=state.recent_activity,
+            case_refs=state.case_refs,
+            sample={"status": state.sample_status or "not requested"},
+            next_action=order.next_action,
+            escalated_from=escalated_from.task_id if escalated_from else None,
+            escalation_reason=(
+                f"no response in {escalated_from.queue} by {escalated_from.due_at.isoformat()}"
+                if escalated_from and escalated_from.due_at
+                else None
+            ),
+        )
+
+    def task_created(
+        self,
+        order: RouteOrder,
+        task: CrmTaskInput,
+        result: CrmTaskResult,
+        now: datetime,
+        escalations: int = 0,
+    ) -> None:
+        state, routing = self.engine.state, self.routing
+        assert routing is not None
+        if state.route_orders and state.route_orders[0] is order:
+            state.route_orders.pop(0)
+        queue = routing.queue(order.queue)
+        state.tasks_total += 1
+        state.routes_total += 1
+        state.tasks.append(
+            OpenTask(
+                task_id=result.task_id,
+                queue=order.queue,
+                kind=order.kind,
+                rule_id=order.rule_id,
+                opened_at=now,
+                due_at=result.due_at,
+                escalations=escalations,
+                stops_nurture=bool(queue and queue.stops_nurture),
+                request=order.request,
+            )
+        )
+        due = result.due_at.isoformat() if result.due_at else "no SLA"
+        self.engine.decide(
+            now,
+            order.trigger,
+            "handoff.task_created",
+            f"task {result.task_id} in {order.queue}, due {due}",
+            {"rule_id": order.rule_id, "rank": str(order.rank), "task_id": result.task_id},
+        )
+        if order.kind in COMMERCIAL_KINDS or order.kind is QueueKind.OPS_REVIEW:
+            self._own(order.queue, now, order.trigger, order.rule_id)
+        if order.kind in HANDOFF_KINDS and state.stage is Stage.MQL:
+            self.engine.move_stage(now, order.trigger, Stage.HANDED_OFF, "handoff.task_created")
+        self._nurture_follows_tasks(now, order.trigger)
+
+    def _own(self, queue: str, now: datetime, trigger: str, rule_id: str) -> None:
+        state = self.engine.state
+        if state.owner_queue == queue:
+            return
+        before, state.owner_queue = state.owner_queue, queue
+        self.engine.decide(
+            now,
+            trigger,
+            "routing.owner",
+            f"owner {before or 'none'} -> {queue}",
+            {"from_queue": before or "", "to_queue": queue, "rule_id": rule_id},
+        )
+
+    def _nurture_follows_tasks(self, now: datetime, trigger: str) -> None:
+        state = self.engine.state
+        state.open_handoff = any(t.stops_nurture for t in state.tasks)
+        self.engine.replan(now, trigger)
+
+    # -- SLA -------------------------------------------------------------------------------
+
+    def next_due(self) -> datetime | None:
+        due = [t.due_at for t in self.engine.state.tasks if t.due_at is not None]
+        return min(due) if due else None
+
+    def breaches(self, now: datetime) -> list[tuple[OpenTask, RouteOrder]]:
+        """Tasks past their SLA, each with where it goes: the queue's escalation queue first,
+        ops review after that."""
+        routing, state = self.routing, self.engine.state
+        if routing is None:
+            return []
+        found = []
+        for task in state.tasks:
+            if task.due_at is None or task.due_at > now:
+                continue
+            queue = routing.queue(task.queue)
+            if task.escalations == 0 and queue is not None and queue.escalation_queue:
+                target = queue.escalation_queue
+            elif task.queue != routing.ops_review_queue:
+                target = routing.ops_review_queue
+            else:
+                task.due_at = None
+                self.engine.decide(now, "timer:sla", "sla.breached", f"task {task.task_id}")
+                continue
+            target_queue = routing.queue(target)
+            kind = target_queue.kind if target_queue else QueueKind.OPS_REVIEW
+            self.engine.decide(
+                now,
+                "timer:sla",
+                "sla.breached",
+                f"task {task.task_id} in {task.queue}: escalated to {target}",
+                {"due_at": task.due_at.isoformat(), "escalations": str(task.escalations + 1)},
+            )
+            order = RouteOrder(
+                rule_id="sla.escalation",
+                rank=0,
+                queue=target,
+                kind=kind if task.kind in HANDOFF_KINDS else task.kind,
+                reason=f"SLA breached in {task.queue}",
+                trigger="timer:sla",
+                request=task.request,
+            )
+            found.append((task, order))
+        return found
+
+    def escalated(
+        self,
+        old: OpenTask,
+        order: RouteOrder,
+        task: CrmTaskInput,
+        result: CrmTaskResult,
+        now: datetime,
+    ) -> None:
+        state = self.engine.state
+        state.tasks = [t for t in state.tasks if t.task_id != old.task_id]
+        self.task_created(order, task, result, now, escalations=old.escalations + 1)
+
+    # -- what the owning team does ---------------------------------------------------------
+
+    def task(self, task_id: str) -> OpenTask | None:
+        return next((t for t in self.engine.state.tasks if t.task_id == task_id), None)
+
+    def act(self, action: TaskAction, now: datetime) -> str:
+        """Apply accept, reject or close; returns the task's new status."""
+        task = self.task(action.task_id)
+        assert task is not None
+        trigger = f"update:act_on_task:{action.task_id}"
+        inputs = {"actor": action.actor, "queue": task.queue, "note": action.note or ""}
+        if action.action == "accept":
+            return self._accept(task, now, trigger, inputs)
+        if action.action == "reject":
+            assert action.reason is not None
+            inputs["reason"] = action.reason.value
+            self.engine.decide(
+                now, trigger, "task.rejected", f"task {task.task_id}: {action.reason.value}", inputs
+            )
+            self._close(task, now, trigger)
+            if task.kind in HANDOFF_KINDS:
+                self._recycle(action.reason.value, now, trigger)
+            elif task.kind is QueueKind.LICENCE_VERIFICATION:
+                self.engine.state.sample_status = "not_verified"
+            return "rejected"
+        inputs["outcome"] = action.outcome or ""
+        self.engine.decide(
+            now,
+            trigger,
+            "task.closed",
+            f"task {task.task_id}: {action.outcome or 'closed'}",
+            inputs,
+        )
+        self._close(task, now, trigger)
+        if task.kind in HANDOFF_KINDS:
+            self.engine.move_stage(now, trigger, Stage.CLOSED, "task.closed")
+        return "closed"
+
+    def _accept(self, task: OpenTask, now: datetime, trigger: str, inputs: dict[str, str]) -> str:
+        state = self.engine.state
+        self.engine.decide(now, trigger, "task.accepted", f"task {task.task_id}", inputs)
+        task.due_at = None
+        if task.kind in HANDOFF_KINDS:
+            if state.stage is Stage.HANDED_OFF:
+                self.engine.move_stage(now, trigger, Stage.SALES_ACCEPTED, "task.accepted")
+            return "accepted"
+        self._close(task, now, trigger)
+        if task.kind is QueueKind.LICENCE_VERIFICATION:
+            state.sample_status = "verified"
+            self.engine.decide(
+                now, trigger, "sample.verified", f"licence verified: {inputs['actor']}"
+            )
+            ctx = self._context(E.SAMPLE_REQUESTED.value, {"signed_request": True}, None)
+            self._route(ctx, now, trigger, E.SAMPLE_REQUESTED.value)
+        return "accepted"
+
+    def _close(self, task: OpenTask, now: datetime, trigger: str) -> None:
+        state = self.engine.state
+        state.tasks = [t for t in state.tasks if t.task_id != task.task_id]
+        if state.owner_queue == task.queue and not any(t.queue == task.queue for t in state.tasks):
+            before, state.owner_queue = state.owner_queue, None
+            self.engine.decide(
+                now,
+                trigger,
+                "routing.owner",
+                f"owner {before} -> none",
+                {"from_queue": before or "", "to_queue": ""},
+            )
+        self._nurture_follows_tasks(now, trigger)
+
+    def _recycle(self, reason: str, now: datetime, trigger: str) -> None:
+        """DOMAIN 23: back to nurture on the reason's track; counted; fresh behaviour only."""
+        engine, state, routing = self.engine, self.engine.state, self.routing
+        assert routing is not None
+        state.reject_counts[reason] = state.reject_counts.get(reason, 0) + 1
+        state.recycled_at = now
+        engine.move_stage(now, trigger, Stage.RECYCLED, f"recycle.{reason}")
+        engine.lift(now, trigger, routing.recycle_clears, f"recycled: {reason}")
+        track = routing.recycle_tracks.get(reason, engine.program.tracks.default)  # type: ignore[call-overload]
+        if track is None:
+            engine.stop(now, trigger, f"recycle.{reason}", f"rejected by sales: {reason}")
+            return
+        before, state.track, state.next_asset = state.track, track, None
+        engine.decide(now, trigger, f"recycle.{reason}", f"track {before or 'none'} -> {track}")
+        state.planned_touch_at = now + engine.program.cadence.first_touch_delay
+        engine.replan(now, trigger)
