@@ -15,6 +15,7 @@ from models.events import EventType
 from models.lead import Stage
 from models.reference import ReferenceData
 from models.screening import Screening
+from models.segment import SegmentMapping
 
 
 class AssetStatus(StrEnum):
@@ -338,6 +339,7 @@ class Program(BaseModel):
     safety_contacts: SafetyContacts | None = None
     compliance: ComplianceHolds = Field(default_factory=ComplianceHolds)
     long_life: LongLife = Field(default_factory=LongLife)
+    segment: SegmentMapping = Field(default_factory=SegmentMapping)
     assets: list[Asset] = Field(min_length=1)
 
     @model_validator(mode="after")
