@@ -35,10 +35,12 @@ class SegmentMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: dict[str, EventType] = Field(
-        default_factory=dict, description='Segment event name -> Leadflow type, e.g. "Demo Requested"'
+        default_factory=dict,
+        description='Segment event name -> Leadflow type, e.g. "Demo Requested"',
     )
     unmapped: Literal["reject", "record"] = Field(
-        default="reject", description="reject: answer rejected; record: keep the name, answer ignored"
+        default="reject",
+        description="reject: answer rejected; record: keep the name, answer ignored",
     )
 
     @field_validator("events")
