@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import json
 from collections.abc import AsyncIterator
@@ -228,8 +229,6 @@ def test_the_write_key_is_the_basic_user() -> None:
 
 
 def _basic(user: str) -> str:
-    import base64
-
     return base64.b64encode(f"{user}:".encode()).decode()
 
 
