@@ -16,6 +16,7 @@ from models.lead import Stage
 from models.reference import ReferenceData
 from models.routing import Routing
 from models.screening import Screening
+from models.segment import SegmentMapping
 
 
 class AssetStatus(StrEnum):
@@ -342,6 +343,7 @@ class Program(BaseModel):
     routing: Routing | None = Field(
         default=None, description="queues and ordered rules; without it nothing is routed"
     )
+    segment: SegmentMapping = Field(default_factory=SegmentMapping)
     assets: list[Asset] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -274,3 +274,25 @@ class CrmTask(SQLModel, table=True):
     note: str | None = None
     escalated_from: str | None = Field(default=None, max_length=80)
     webhook_delivered_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class SegmentUser(SQLModel, table=True):
+    """A Segment `userId` or `anonymousId` seen with a lead's identifiers, kept hashed: later
+    calls that carry only the id reach the same lead, as Segment clients expect."""
+
+    __tablename__ = "segment_user"
+
+    source_id_hash: str = Field(primary_key=True, max_length=64)
+    lead_id: str = Field(index=True, max_length=40)
+    linked_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+
+
+class SegmentUnmappedEvent(SQLModel, table=True):
+    """A Segment `track` event whose name the program does not map (`unmapped: record`):
+    the name only, for ops to review; nothing is delivered to a lead."""
+
+    __tablename__ = "segment_unmapped_event"
+
+    message_id: str = Field(primary_key=True, max_length=200)
+    event_name: str = Field(index=True, max_length=200)
+    received_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]

@@ -47,6 +47,7 @@ from starter.intake import (
     workflow_id,
 )
 from starter.keys import stored_holder
+from starter.segment import router as segment_router
 from starter.settings import Settings
 from starter.temporal import connect
 from workflows.lead import LeadWorkflow
@@ -98,6 +99,7 @@ def create_app(
     app.add_exception_handler(IdentityConflict, _identity_conflict)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_error)  # type: ignore[arg-type]
     app.include_router(_routes())
+    app.include_router(segment_router)
     return app
 
 
