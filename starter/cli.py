@@ -504,7 +504,11 @@ def review_list(
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
-    table = Table("review", "lead", "status", "reason", "opened", "due", "reviewer")
+    table = Table()
+    table.add_column("review", no_wrap=True)  # ids are copied into `review decide`
+    table.add_column("lead", no_wrap=True)
+    for heading in ("status", "reason", "opened", "due", "reviewer"):
+        table.add_column(heading)
     for r in rows:
         table.add_row(
             r.review_id,
