@@ -328,7 +328,8 @@ def _records(path: Path, delimiter: str) -> Iterator[list[str]]:
         yield from csv.reader(text, delimiter=delimiter)
 
 
-def _rows(plan: CsvPlan) -> Iterator[tuple[int, list[str]]]:
+def read_rows(plan: CsvPlan) -> Iterator[tuple[int, list[str]]]:
+    """The file's records after the header, with their spreadsheet row numbers."""
     rows = _records(plan.path, plan.mapping.delimiter)
     next(rows, None)
     yield from enumerate(rows, start=2)
@@ -401,7 +402,7 @@ async def run_import(
     summary.resumed_after_row = skip or None
     log.info("csv import started", records=plan.records, resumed_after_row=skip or None)
     batch: list[tuple[int, list[str]]] = []
-    for number, cells in _rows(plan):
+    for number, cells in read_rows(plan):
         if number <= skip:
             on_rows(1)
             continue

@@ -22,10 +22,11 @@ from starter.csv_import import (
     build_mapping,
     checkpoint_path,
     plan_import,
+    read_rows,
     row_event,
     run_import,
 )
-from starter.intake import workflow_id
+from starter.intake import EventPayloadError, workflow_id
 from starter.settings import Settings
 from tests.conftest import ProgramFactory, eventually, running_worker
 from tests.factories import npi_for
@@ -262,3 +263,20 @@ async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
     again = await run_import(client, sqlite_engine, queue, plan, checkpoint=checkpoint)
     assert (again.accepted, again.duplicate, again.resumed_after_row) == (0, 5, None)
     assert _counts(sqlite_engine) == (5, 5)
+
+
+def test_the_example_mapping_fits_the_example_file() -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    plan = plan_import(
+        examples / "downloads.csv", build_mapping(examples / "downloads-mapping.yaml")
+    )
+    outcomes = []
+    for _, cells in read_rows(plan):
+        try:
+            outcomes.append(
+                row_event(plan.mapping, dict(zip(plan.header, cells, strict=True))).type
+            )
+        except EventPayloadError as err:
+            outcomes.append(err.problems[0]["field"])
+    assert outcomes == ["content_downloaded", "content_downloaded", "lead.npi", "lead"]
+    assert plan.unmapped == ["Campaign"]
