@@ -18,8 +18,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.decisions import archived_decisions
-from activities.reviews import list_reviews, review_lead
+from activities.reviews import list_reviews
 from activities.tokens import lead_for_token
 from models.db import make_engine, migrate
 from models.events import EventBatchIn, EventDecided, EventResult, EventsAccepted, LeadEventIn
@@ -33,7 +32,7 @@ from models.lead import (
 )
 from models.program import load_program
 from models.tables import ComplianceReview, OutboxMessage, OutboxMessagePublic
-from starter.audit import AuditTrail, as_csv, audit_entries
+from starter.audit import AuditTrail, as_csv, audit_trail, complete_decisions
 from starter.auth import KeyHolder, KeyRing
 from starter.erasure import UnknownLead, erase_lead
 from starter.identity import IdentityConflict, find_lead_ids
@@ -47,6 +46,7 @@ from starter.intake import (
     workflow_id,
 )
 from starter.keys import stored_holder
+from starter.reviews import ReviewNotOpen, UnknownReview, decide_review
 from starter.segment import router as segment_router
 from starter.settings import Settings
 from starter.temporal import connect
@@ -286,12 +286,7 @@ def _routes() -> Any:
     )
     async def lead_decisions(lead_id: str, client: ClientDep, engine: EngineDep) -> DecisionLog:
         """The lead's complete decision log: archived runs, then the running one."""
-        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
-        live: DecisionLog = await _query(handle.query(LeadWorkflow.decisions), lead_id)
-        archived = await asyncio.to_thread(archived_decisions, engine, lead_id)
-        seen = {(d.chain, d.seq) for d in archived}
-        merged = archived + [d for d in live.decisions if (live.chain, d.seq) not in seen]
-        return DecisionLog(lead_id=lead_id, decisions=merged, chain=live.chain)
+        return await _query(complete_decisions(client, engine, lead_id), lead_id)  # type: ignore[no-any-return]
 
     @router.get(
         "/v1/leads/{lead_id}/audit",
@@ -307,14 +302,8 @@ def _routes() -> Any:
         format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
     ) -> Any:
         """The lead's complete audit trail, as JSON or CSV, with a link to its workflow."""
-        log = await lead_decisions(lead_id, client, engine)
         settings: Settings = request.app.state.settings
-        entries = await asyncio.to_thread(audit_entries, engine, lead_id, log.decisions)
-        url = (
-            f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
-            f"/workflows/{workflow_id(lead_id)}"
-        )
-        trail = AuditTrail(lead_id=lead_id, workflow_url=url, entries=entries)
+        trail: AuditTrail = await _query(audit_trail(client, engine, settings, lead_id), lead_id)
         if format == "csv":
             return PlainTextResponse(
                 as_csv(trail),
@@ -406,10 +395,6 @@ def _routes() -> Any:
         holder: Annotated[KeyHolder, require("compliance:act")],
     ) -> ReviewRecordResult:
         """Release (resume where it stopped) or block (disqualify) a held lead."""
-        lead_id = await asyncio.to_thread(review_lead, engine, review_id)
-        if lead_id is None:
-            raise HTTPException(404, f"no review {review_id}")
-        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
         decision = ReviewDecision(
             review_id=review_id,
             reviewer=body.reviewer,
@@ -418,9 +403,11 @@ def _routes() -> Any:
             actor=holder.name,
         )
         try:
-            return await handle.execute_update(LeadWorkflow.decide_review, decision)  # type: ignore[no-any-return]
-        except WorkflowUpdateFailedError as err:
-            raise HTTPException(409, f"review {review_id} is not open") from err
+            return await decide_review(client, engine, decision)
+        except UnknownReview as err:
+            raise HTTPException(404, str(err)) from err
+        except ReviewNotOpen as err:
+            raise HTTPException(409, str(err)) from err
 
     @router.get("/v1/unsubscribe", tags=["recipients"], response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: Annotated[str, Query(max_length=300)]) -> str:

@@ -3,6 +3,7 @@ safety case references, in time order, as JSON or CSV."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -11,9 +12,14 @@ from datetime import datetime
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from temporalio.client import Client
 
-from models.lead import Decision
+from activities.decisions import archived_decisions
+from models.lead import Decision, DecisionLog
 from models.tables import ComplianceReview, ConsentRecord, OutboxMessage, ScreeningCase
+from starter.intake import workflow_id
+from starter.settings import Settings
+from workflows.lead import LeadWorkflow
 
 COLUMNS = ("at", "kind", "actor", "what", "detail")
 
@@ -111,3 +117,40 @@ def as_csv(trail: AuditTrail) -> str:
     for e in trail.entries:
         writer.writerow([e.at.isoformat(), e.kind, e.actor, e.what, e.detail])
     return out.getvalue()
+
+
+async def complete_decisions(client: Client, engine: Engine, lead_id: str) -> DecisionLog:
+    """The lead's complete decision log: archived runs, then the running one.
+
+    Raises:
+        RPCError: NOT_FOUND when there is no such lead.
+    """
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+    live: DecisionLog = await handle.query(LeadWorkflow.decisions)
+    archived = await asyncio.to_thread(archived_decisions, engine, lead_id)
+    seen = {(d.chain, d.seq) for d in archived}
+    merged = archived + [d for d in live.decisions if (live.chain, d.seq) not in seen]
+    return DecisionLog(lead_id=lead_id, decisions=merged, chain=live.chain)
+
+
+def workflow_url(settings: Settings, lead_id: str) -> str:
+    """The lead's workflow in the Temporal UI."""
+    return (
+        f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
+        f"/workflows/{workflow_id(lead_id)}"
+    )
+
+
+async def audit_trail(
+    client: Client, engine: Engine, settings: Settings, lead_id: str
+) -> AuditTrail:
+    """The lead's audit trail, as the API and the CLI show it.
+
+    Raises:
+        RPCError: NOT_FOUND when there is no such lead.
+    """
+    log = await complete_decisions(client, engine, lead_id)
+    entries = await asyncio.to_thread(audit_entries, engine, lead_id, log.decisions)
+    return AuditTrail(
+        lead_id=lead_id, workflow_url=workflow_url(settings, lead_id), entries=entries
+    )

@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -29,6 +29,8 @@ key_app = typer.Typer(help="API keys (stored hashed).")
 app.add_typer(key_app, name="key")
 lead_app = typer.Typer(help="Look at a lead and steer it.")
 app.add_typer(lead_app, name="lead")
+review_app = typer.Typer(help="Compliance reviews: leads held until a reviewer decides.")
+app.add_typer(review_app, name="review")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -91,6 +93,146 @@ def event_send(
             console.print_json(json.dumps(result.model_dump()))
 
     asyncio.run(send())
+
+
+def _quiet_logs() -> None:
+    """Warnings only, to stderr: stdout carries the command's output (`--json` for scripts)."""
+    import logging
+
+    import structlog
+
+    if not structlog.is_configured():
+        structlog.configure(
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+            logger_factory=structlog.stdlib.LoggerFactory(),  # stderr, resolved at each write
+        )
+
+
+@app.command("import")
+def import_csv(
+    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8); its first row names the columns")],
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="YAML or JSON mapping file")
+    ] = None,
+    event_type: Annotated[
+        str | None, typer.Option("--type", help="the event type of every row")
+    ] = None,
+    column: Annotated[
+        list[str] | None,
+        typer.Option(help="COLUMN=TARGET, e.g. Email=lead.email, When=occurred_at (repeatable)"),
+    ] = None,
+    constant: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="TARGET=VALUE for every row, e.g. lead.country=US"),
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="cell separator (default ,)")] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=500, help="rows per checkpointed batch")
+    ] = 100,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="ignore an interrupted run's checkpoint")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Import a CSV file as lead events: each row is checked like an API event and delivered
+    to its lead. Running it again imports nothing twice (those rows answer `duplicate`).
+
+    Exit code 0 when every row was processed, rejected rows included (they are listed);
+    1 when the run stopped (run it again to resume); 2 for a bad mapping or file.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.table import Table
+
+    from models.db import make_engine, migrate
+    from models.program import load_program
+    from starter.csv_import import (
+        ImportSummary,
+        MappingError,
+        build_mapping,
+        checkpoint_path,
+        plan_import,
+        run_import,
+    )
+    from starter.intake import IntakeRules
+    from starter.temporal import connect
+
+    _quiet_logs()
+    try:
+        plan = plan_import(
+            file,
+            build_mapping(
+                mapping,
+                event_type=event_type,
+                columns=column,
+                constants=constant,
+                delimiter=delimiter,
+            ),
+        )
+    except MappingError as err:
+        err_console.print(f"leadflow: {err}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from err
+    settings = Settings()
+    checkpoint = checkpoint_path(settings.data_dir, plan)
+    if restart:
+        checkpoint.unlink(missing_ok=True)
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=as_json or not err_console.is_terminal,
+    )
+
+    async def run() -> ImportSummary:
+        engine = make_engine(settings.resolved_database_url)
+        await asyncio.to_thread(migrate, engine)
+        client = await connect(settings)
+        rules = IntakeRules.of(load_program(settings.program))
+        with progress:
+            task = progress.add_task(f"importing {file.name}", total=plan.records)
+            return await run_import(
+                client,
+                engine,
+                settings.task_queue,
+                plan,
+                rules=rules,
+                batch_size=batch_size,
+                checkpoint=checkpoint,
+                on_rows=lambda rows: progress.advance(task, rows),
+            )
+
+    try:
+        summary = asyncio.run(run())
+    except KeyboardInterrupt:
+        err_console.print("leadflow: import interrupted; run the same command to resume")
+        raise typer.Exit(130) from None
+    except Exception as err:  # a fatal stop: the checkpoint lets a rerun resume
+        err_console.print(
+            f"leadflow: import stopped: {type(err).__name__}: {err}; "
+            "run the same command again to resume",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from err
+    if as_json:
+        print(summary.model_dump_json(indent=2))
+        return
+    for reject in summary.rejects:
+        console.print(f"[red]rejected[/red] {reject.line()}", highlight=False, soft_wrap=True)
+    if summary.ignored_columns:
+        console.print(f"columns not mapped (ignored): {', '.join(summary.ignored_columns)}")
+    if summary.resumed_after_row:
+        console.print(f"resumed after row {summary.resumed_after_row} (an interrupted run)")
+    table = Table("rows", "accepted", "duplicate", "rejected", title=f"import {file.name}")
+    table.add_row(
+        str(summary.rows),
+        str(summary.accepted),
+        str(summary.duplicate),
+        f"[red]{summary.rejected}[/red]" if summary.rejected else "0",
+    )
+    console.print(table)
 
 
 @assets_app.command("import")
@@ -291,6 +433,132 @@ def lead_resume(
 
     asyncio.run(resume())
     console.print(f"resume sent to {lead_id}")
+
+
+@lead_app.command("audit")
+def lead_audit(
+    lead_id: str,
+    format: Annotated[
+        Literal["json", "csv"] | None, typer.Option("--format", help="export as JSON or CSV")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="same as --format json")] = False,
+) -> None:
+    """The lead's audit trail (as GET /v1/leads/{id}/audit): decisions of every run, sends,
+    consent, reviews and case references, oldest first."""
+    from rich.table import Table
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from starter.audit import AuditTrail, as_csv, audit_trail
+    from starter.temporal import connect
+
+    if as_json and format == "csv":
+        err_console.print("leadflow: give --format csv or --json, not both")
+        raise typer.Exit(2)
+    settings = Settings()
+
+    async def trail() -> AuditTrail:
+        return await audit_trail(await connect(settings), _engine(), settings, lead_id)
+
+    try:
+        found = asyncio.run(trail())
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        err_console.print(f"leadflow: no lead {lead_id}", highlight=False)
+        raise typer.Exit(1) from err
+    if format == "csv":
+        print(as_csv(found), end="")
+    elif format == "json" or as_json:
+        print(found.model_dump_json(indent=2))
+    else:
+        table = Table("at", "kind", "actor", "what")
+        for e in found.entries:
+            table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.kind, e.actor, e.what)
+        console.print(table)
+        console.print(f"workflow: {found.workflow_url}", highlight=False)
+
+
+def _cli_actor() -> str:
+    """Who acts from the command line, as recorded: `cli:<os user>`."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "cli:unknown"
+
+
+@review_app.command("list")
+def review_list(
+    status: Annotated[
+        Literal["open", "escalated", "released", "blocked"] | None, typer.Option()
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Leads held for compliance review, oldest first (as GET /v1/compliance/reviews)."""
+    from rich.table import Table
+
+    from activities.reviews import list_reviews
+
+    rows = list_reviews(_engine(), status)
+    if as_json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+        return
+    table = Table()
+    table.add_column("review", no_wrap=True)  # ids are copied into `review decide`
+    table.add_column("lead", no_wrap=True)
+    for heading in ("status", "reason", "opened", "due", "reviewer"):
+        table.add_column(heading)
+    for r in rows:
+        table.add_row(
+            r.review_id,
+            r.lead_id,
+            r.status,
+            r.reason,
+            f"{r.opened_at:%Y-%m-%d %H:%M}",
+            f"{r.due_at:%Y-%m-%d %H:%M}" if r.due_at else "",
+            r.reviewer or "",
+        )
+    console.print(table)
+
+
+@review_app.command("decide")
+def review_decide(
+    review_id: str,
+    decision: Annotated[Literal["release", "block"], typer.Option(help="release or block")],
+    reviewer: Annotated[str, typer.Option(help="who reviewed (recorded)")],
+    note: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Release (resume where it stopped) or block (disqualify) a held lead. The actor
+    recorded is `cli:<os user>`."""
+    from pydantic import ValidationError
+
+    from models.lead import ReviewDecision, ReviewRecordResult
+    from starter.reviews import ReviewNotOpen, UnknownReview, decide_review
+    from starter.temporal import connect
+
+    try:
+        request = ReviewDecision(
+            review_id=review_id, reviewer=reviewer, decision=decision, note=note, actor=_cli_actor()
+        )
+    except ValidationError as err:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in err.errors())
+        err_console.print(f"leadflow: {problems}", markup=False, highlight=False)
+        raise typer.Exit(2) from err
+
+    async def decide() -> ReviewRecordResult:
+        return await decide_review(await connect(Settings()), _engine(), request)
+
+    try:
+        result = asyncio.run(decide())
+    except (UnknownReview, ReviewNotOpen) as err:
+        err_console.print(f"leadflow: {err}", markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    console.print(f"review {result.review_id} {result.status} by {reviewer}", highlight=False)
 
 
 def main() -> None:

@@ -1,0 +1,130 @@
+"""The `leadflow` CLI against a real dev server, worker and database: a lead's audit trail,
+and compliance reviews listed and decided."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from temporalio.testing import WorkflowEnvironment
+from typer.testing import CliRunner, Result
+
+from starter.cli import app
+from starter.settings import SAMPLE_PROGRAM, Settings
+from starter.smtp_sink import SmtpSink
+from tests.conftest import eventually, running_worker
+from tests.journey import Journey
+
+
+@pytest.fixture
+def cli_env(
+    dev_env: WorkflowEnvironment, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """The CLI reads its settings from the environment: point it at the test's stack."""
+    env = {
+        "LEADFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "LEADFLOW_TASK_QUEUE": settings.task_queue,
+        "LEADFLOW_DATABASE_URL": settings.resolved_database_url,
+        "LEADFLOW_PROGRAM": str(settings.program),
+        "LEADFLOW_DATA_DIR": str(settings.data_dir),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    yield settings
+
+
+async def leadflow(*args: str) -> Result:
+    """Run the CLI off the event loop (it runs its own), as a user would."""
+    runner = CliRunner()
+    return await asyncio.to_thread(lambda: runner.invoke(app, list(args)))
+
+
+async def test_lead_audit_shows_events_and_who_paused(
+    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_engine: Engine, smtp_server: SmtpSink
+) -> None:
+    async with running_worker(dev_env.client, cli_env, sqlite_engine):
+        lead = Journey(dev_env, cli_env, sqlite_engine, smtp_server)
+        await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+        lead_id = lead.lead_id
+        assert lead_id is not None
+        paused = await leadflow(
+            "lead", "pause", lead_id, "--by", "rep.jordan", "--reason", "call booked"
+        )
+        assert paused.exit_code == 0, paused.output
+
+        async def paused_in_trail() -> dict[str, Any] | None:
+            shown = await leadflow("lead", "audit", lead_id, "--json")
+            assert shown.exit_code == 0, shown.output
+            trail = json.loads(shown.stdout)
+            actors = [e["actor"] for e in trail["entries"]]
+            return trail if "rep.jordan" in actors else None
+
+        trail = await eventually(paused_in_trail)
+        table = await leadflow("lead", "audit", lead_id)
+        exported = await leadflow("lead", "audit", lead_id, "--format", "csv")
+        unknown = await leadflow("lead", "audit", "ld_nobody")
+
+    whats = {(e["kind"], e["actor"], e["what"]) for e in trail["entries"]}
+    assert ("decision", "leadflow", "recorded content_downloaded") in whats
+    assert ("decision", "rep.jordan", "nurture paused until resumed") in whats
+    assert trail["workflow_url"].endswith(f"/workflows/lead-{lead_id}")
+    assert table.exit_code == 0 and "rep.jordan" in table.stdout
+    assert "recorded content_downloaded" in table.stdout
+    assert exported.stdout.splitlines()[0] == "at,kind,actor,what,detail"
+    assert "rep.jordan" in exported.stdout
+    assert unknown.exit_code == 1 and "no lead ld_nobody" in unknown.output
+
+
+async def test_a_held_lead_is_listed_and_released_from_the_cli(
+    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_engine: Engine, smtp_server: SmtpSink
+) -> None:
+    cli_env.program = SAMPLE_PROGRAM
+    async with running_worker(dev_env.client, cli_env, sqlite_engine):
+        lead = Journey(  # a self-declared physician without NPI or CRM record asks for pricing
+            dev_env, cli_env, sqlite_engine, smtp_server, npi=None, email="self.declared@x.example"
+        )
+        await lead.event("page_viewed", topics=["heart_failure"])
+        await lead.event("pricing_requested", product="Corvanta")
+        await lead.until(lambda s: s.review is not None and s.review.recorded)
+
+        listed = await leadflow("review", "list", "--json")
+        assert listed.exit_code == 0, listed.output
+        [review] = json.loads(listed.stdout)
+        assert (review["lead_id"], review["status"]) == (lead.lead_id, "open")
+        table = await leadflow("review", "list", "--status", "open")
+        assert review["review_id"] in table.stdout
+
+        decided = await leadflow(
+            "review", "decide", review["review_id"],
+            "--decision", "release", "--reviewer", "c.okafor", "--note", "checked the request",
+        )  # fmt: skip
+        assert decided.exit_code == 0, decided.output
+        assert f"review {review['review_id']} released by c.okafor" in decided.stdout
+        state = await lead.until(lambda s: s.review is None)
+        again = await leadflow(
+            "review", "decide", review["review_id"], "--decision", "block", "--reviewer", "x"
+        )
+        unknown = await leadflow(
+            "review", "decide", "rv_nope", "--decision", "block", "--reviewer", "x"
+        )
+        released = json.loads(
+            (await leadflow("review", "list", "--status", "released", "--json")).stdout
+        )
+        still_open = json.loads(
+            (await leadflow("review", "list", "--status", "open", "--json")).stdout
+        )
+
+    assert state.stage is not None and state.stage.value != "compliance_hold"
+    [item] = released
+    assert (item["reviewer"], item["note"]) == ("c.okafor", "checked the request")
+    assert item["actor"] == f"cli:{getpass.getuser()}"
+    assert still_open == []
+    assert again.exit_code == 1 and "is not open" in again.output
+    assert unknown.exit_code == 1 and "no review rv_nope" in unknown.output
+    bad = await leadflow("review", "decide", "rv_x", "--decision", "approve", "--reviewer", "x")
+    assert bad.exit_code == 2
