@@ -122,7 +122,7 @@ class CrmActivities:
         due_at = None
         if queue is not None and queue.sla is not None:
             due_at = add_business_time(
-                now, queue.sla, queue.hours, request.time_zone, request.country
+                request.opened_at, queue.sla, queue.hours, request.time_zone, request.country
             )
         with Session(self._engine) as session:
             existing = session.get(CrmTask, request.task_id)

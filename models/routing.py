@@ -238,6 +238,7 @@ class CrmTaskInput(BaseModel):
     reason: str
     request: str | None = None
     program_version: str
+    opened_at: datetime = Field(description="workflow time; the SLA counts from here")
     stage: Stage
     score: Score
     territory: str | None = None

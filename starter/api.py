@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.crm import list_tasks, task_view
 from activities.reviews import list_reviews
 from activities.tokens import lead_for_token
 from models.db import make_engine, migrate
@@ -31,6 +32,7 @@ from models.lead import (
     ReviewRecordResult,
 )
 from models.program import load_program
+from models.routing import RejectReason, TaskAction, TaskActionResult
 from models.tables import ComplianceReview, OutboxMessage, OutboxMessagePublic
 from starter.audit import AuditTrail, as_csv, audit_trail, complete_decisions
 from starter.auth import KeyHolder, KeyRing
@@ -49,6 +51,7 @@ from starter.keys import stored_holder
 from starter.reviews import ReviewNotOpen, UnknownReview, decide_review
 from starter.segment import router as segment_router
 from starter.settings import Settings
+from starter.tasks import TaskNotOpen, UnknownTask, act_on_task
 from starter.temporal import connect
 from workflows.lead import LeadWorkflow
 
@@ -409,6 +412,78 @@ def _routes() -> Any:
         except ReviewNotOpen as err:
             raise HTTPException(409, str(err)) from err
 
+    @router.get("/v1/crm/tasks", tags=["sales"], dependencies=[require("leads:read")])
+    def crm_tasks(
+        engine: EngineDep,
+        queue: Annotated[str | None, Query(max_length=80)] = None,
+        task_status: Annotated[
+            str | None,
+            Query(alias="status", pattern="^(open|accepted|rejected|closed|escalated)$"),
+        ] = None,
+        lead_id: Annotated[str | None, Query(max_length=40)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> list[dict[str, Any]]:
+        """CRM tasks in the embedded CRM, newest first, with the context each team needs."""
+        tasks = list_tasks(engine, queue=queue, status=task_status, lead_id=lead_id, limit=limit)
+        return [task_view(t) for t in tasks]
+
+    async def _act(client: Client, engine: Engine, action: TaskAction) -> TaskActionResult:
+        try:
+            return await act_on_task(client, engine, action)
+        except UnknownTask as err:
+            raise HTTPException(404, str(err)) from err
+        except TaskNotOpen as err:
+            raise HTTPException(409, str(err)) from err
+
+    @router.post("/v1/crm/tasks/{task_id}/accept", tags=["sales"])
+    async def accept_task(
+        task_id: str,
+        client: ClientDep,
+        engine: EngineDep,
+        holder: Annotated[KeyHolder, require("sales:act")],
+        body: TaskNoteBody | None = None,
+    ) -> TaskActionResult:
+        """The queue takes the lead: sales_accepted for a sales task (the SLA is met)."""
+        note = body.note if body else None
+        action = TaskAction(task_id=task_id, action="accept", note=note, actor=holder.name)
+        return await _act(client, engine, action)
+
+    @router.post("/v1/crm/tasks/{task_id}/reject", tags=["sales"])
+    async def reject_task(
+        task_id: str,
+        body: RejectBody,
+        client: ClientDep,
+        engine: EngineDep,
+        holder: Annotated[KeyHolder, require("sales:act")],
+    ) -> TaskActionResult:
+        """Send the lead back with a reason code: recycled to nurture on the reason's track."""
+        action = TaskAction(
+            task_id=task_id,
+            action="reject",
+            reason=body.reason,
+            note=body.note,
+            actor=holder.name,
+        )
+        return await _act(client, engine, action)
+
+    @router.post("/v1/crm/tasks/{task_id}/close", tags=["sales"])
+    async def close_task(
+        task_id: str,
+        body: CloseBody,
+        client: ClientDep,
+        engine: EngineDep,
+        holder: Annotated[KeyHolder, require("sales:act")],
+    ) -> TaskActionResult:
+        """Close the task with its outcome (a sales task closes the lead)."""
+        action = TaskAction(
+            task_id=task_id,
+            action="close",
+            outcome=body.outcome,
+            note=body.note,
+            actor=holder.name,
+        )
+        return await _act(client, engine, action)
+
     @router.get("/v1/unsubscribe", tags=["recipients"], response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: Annotated[str, Query(max_length=300)]) -> str:
         """The page an email's unsubscribe link opens: one button, no login."""
@@ -454,6 +529,20 @@ UNSUBSCRIBED_PAGE = """<!doctype html><html><body>
 class ReviewBody(BaseModel):
     decision: Literal["release", "block"]
     reviewer: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class TaskNoteBody(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RejectBody(BaseModel):
+    reason: RejectReason = Field(description="not_ready | wrong_contact | no_fit | duplicate | ...")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CloseBody(BaseModel):
+    outcome: str = Field(min_length=1, max_length=200, description="e.g. won, lost, no_decision")
     note: str | None = Field(default=None, max_length=2000)
 
 

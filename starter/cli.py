@@ -31,6 +31,8 @@ lead_app = typer.Typer(help="Look at a lead and steer it.")
 app.add_typer(lead_app, name="lead")
 review_app = typer.Typer(help="Compliance reviews: leads held until a reviewer decides.")
 app.add_typer(review_app, name="review")
+task_app = typer.Typer(help="CRM tasks: leads routed to queues, waiting for the team to act.")
+app.add_typer(task_app, name="task")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -559,6 +561,109 @@ def review_decide(
         print(result.model_dump_json(indent=2))
         return
     console.print(f"review {result.review_id} {result.status} by {reviewer}", highlight=False)
+
+
+@task_app.command("list")
+def task_list(
+    queue: Annotated[str | None, typer.Option(help="only this queue")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="open | accepted | rejected | closed | escalated")
+    ] = None,
+    lead: Annotated[str | None, typer.Option(help="only this lead's tasks")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """CRM tasks, newest first: queue, status, why, SLA due time."""
+    from rich.table import Table
+
+    from activities.crm import list_tasks, task_view
+
+    views = [task_view(t) for t in list_tasks(_engine(), queue=queue, status=status, lead_id=lead)]
+    if as_json:
+        print(json.dumps(views, indent=2))
+        return
+    table = Table("task", "lead", "queue", "status", "rule", "due", "actor")
+    for v in views:
+        table.add_row(
+            v["task_id"],
+            v["lead_id"],
+            v["queue"],
+            v["status"],
+            v["rule_id"],
+            v["due_at"] or "",
+            v["actor"] or "",
+        )
+    console.print(table)
+
+
+def _task_action(action_args: dict[str, Any], as_json: bool) -> None:
+    from pydantic import ValidationError
+
+    from models.routing import TaskAction, TaskActionResult
+    from starter.tasks import TaskNotOpen, UnknownTask, act_on_task
+    from starter.temporal import connect
+
+    try:
+        action = TaskAction(actor=_cli_actor(), **action_args)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'reason'}: {e['msg']}" for e in err.errors()
+        )
+        err_console.print(f"leadflow: {problems}", markup=False, highlight=False)
+        raise typer.Exit(2) from err
+
+    async def act() -> TaskActionResult:
+        return await act_on_task(await connect(Settings()), _engine(), action)
+
+    try:
+        result = asyncio.run(act())
+    except (UnknownTask, TaskNotOpen) as err:
+        err_console.print(f"leadflow: {err}", markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    console.print(
+        f"task {result.task_id} {result.status}; lead stage {result.stage.value}"
+        + (f", track {result.track}" if result.track else ""),
+        highlight=False,
+    )
+
+
+@task_app.command("accept")
+def task_accept(
+    task_id: str,
+    note: Annotated[str | None, typer.Option(help="recorded with the acceptance")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Accept a task (the actor recorded is `cli:<os user>`)."""
+    _task_action({"task_id": task_id, "action": "accept", "note": note}, as_json)
+
+
+@task_app.command("reject")
+def task_reject(
+    task_id: str,
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="not_ready | wrong_contact | no_fit | duplicate | competitor | no_consent"
+        ),
+    ],
+    note: Annotated[str | None, typer.Option(help="recorded with the rejection")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reject a task with a reason code: the lead goes back to nurture on the reason's track."""
+    _task_action({"task_id": task_id, "action": "reject", "reason": reason, "note": note}, as_json)
+
+
+@task_app.command("close")
+def task_close(
+    task_id: str,
+    outcome: Annotated[str, typer.Option(help="e.g. won, lost, no_decision")],
+    note: Annotated[str | None, typer.Option(help="recorded with the outcome")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Close a task with its outcome."""
+    _task_action({"task_id": task_id, "action": "close", "outcome": outcome, "note": note}, as_json)
 
 
 def main() -> None:

@@ -264,7 +264,9 @@ class HandoffDesk:
             f"still missing {missing} after enrichment: to {order.queue}",
         )
 
-    def task_input(self, order: RouteOrder, escalated_from: OpenTask | None = None) -> CrmTaskInput:
+    def task_input(
+        self, order: RouteOrder, now: datetime, escalated_from: OpenTask | None = None
+    ) -> CrmTaskInput:
         state = self.engine.state
         return CrmTaskInput(
             task_id=f"{state.lead_id}-t{state.tasks_total + 1}",
@@ -276,6 +278,7 @@ class HandoffDesk:
             reason=order.reason,
             request=order.request,
             program_version=self.engine.program.version,
+            opened_at=now,
             stage=state.stage,
             score=state.score,
             territory=state.facts.territory,

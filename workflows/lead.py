@@ -218,6 +218,14 @@ class LeadWorkflow:
     async def act_on_task(self, action: TaskAction) -> TaskActionResult:
         """Sales (or the owning team) accept, reject with a reason, or close a task."""
         engine = await self._ready()
+        # A task the worker has just written may not be in the state yet: let it land first.
+        await workflow.wait_condition(
+            lambda: not self._state.route_orders and not self._dispatching.locked()
+        )
+        if engine.handoff.task(action.task_id) is None:
+            raise ApplicationError(
+                f"task {action.task_id} is not open for this lead", type="TaskNotOpen"
+            )
         status = engine.handoff.act(action, workflow.now())
         engine.handoff.updates.append(
             TaskUpdateInput(
@@ -235,7 +243,10 @@ class LeadWorkflow:
 
     @act_on_task.validator
     def _validate_act_on_task(self, action: TaskAction) -> None:
-        if self._engine is None or self._engine.handoff.task(action.task_id) is None:
+        landing = bool(self._state.route_orders) or self._dispatching.locked()
+        if self._engine is None or (
+            self._engine.handoff.task(action.task_id) is None and not landing
+        ):
             raise ValueError(f"task {action.task_id} is not open for this lead")
 
     async def _dispatch_routes(self, engine: LeadEngine) -> None:
@@ -266,7 +277,7 @@ class LeadWorkflow:
                 )
                 desk.enriched(order, enriched, workflow.now())
                 continue
-            task = desk.task_input(order)
+            task = desk.task_input(order, workflow.now())
             result = await self._create_task(task)
             desk.task_created(order, task, result, workflow.now())
         await self._flush_task_updates(engine)
@@ -305,7 +316,7 @@ class LeadWorkflow:
         async with self._dispatching:
             breached: list[tuple[OpenTask, RouteOrder]] = engine.handoff.breaches(workflow.now())
             for old, order in breached:
-                task = engine.handoff.task_input(order, escalated_from=old)
+                task = engine.handoff.task_input(order, workflow.now(), escalated_from=old)
                 result = await self._create_task(task)
                 engine.handoff.escalated(old, order, task, result, workflow.now())
             await self._flush_task_updates(engine)

@@ -1,0 +1,48 @@
+"""CRM task actions: the one service the API and the CLI call to accept, reject or close."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from temporalio.client import Client, WorkflowUpdateFailedError
+
+from models.routing import TaskAction, TaskActionResult
+from models.tables import CrmTask
+from starter.intake import workflow_id
+from workflows.lead import LeadWorkflow
+
+
+class UnknownTask(LookupError):
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"no CRM task {task_id}")
+
+
+class TaskNotOpen(ValueError):
+    """The task was already accepted, rejected, closed or escalated."""
+
+    def __init__(self, task_id: str, status: str) -> None:
+        super().__init__(f"task {task_id} is {status}, not open for this action")
+
+
+def _task(engine: Engine, task_id: str) -> CrmTask | None:
+    with Session(engine) as session:
+        return session.get(CrmTask, task_id)
+
+
+async def act_on_task(client: Client, engine: Engine, action: TaskAction) -> TaskActionResult:
+    """Deliver the action to the lead's workflow (an update: the answer says what it did).
+
+    Raises:
+        UnknownTask: no such task.
+        TaskNotOpen: the task is no longer open in the lead's workflow.
+    """
+    task = await asyncio.to_thread(_task, engine, action.task_id)
+    if task is None:
+        raise UnknownTask(action.task_id)
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(task.lead_id))
+    try:
+        return await handle.execute_update(LeadWorkflow.act_on_task, action)  # type: ignore[no-any-return]
+    except WorkflowUpdateFailedError as err:
+        raise TaskNotOpen(action.task_id, task.status) from err
