@@ -210,6 +210,7 @@ class OpenTask(BaseModel):
     escalations: int = 0
     stops_nurture: bool = False
     request: str | None = Field(default=None, description="the event type that asked for it")
+    accepted: bool = False
 
 
 class RouteOrder(BaseModel):

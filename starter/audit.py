@@ -16,7 +16,13 @@ from temporalio.client import Client
 
 from activities.decisions import archived_decisions
 from models.lead import Decision, DecisionLog
-from models.tables import ComplianceReview, ConsentRecord, OutboxMessage, ScreeningCase
+from models.tables import (
+    ComplianceReview,
+    ConsentRecord,
+    CrmTask,
+    OutboxMessage,
+    ScreeningCase,
+)
 from starter.intake import workflow_id
 from starter.settings import Settings
 from workflows.lead import LeadWorkflow
@@ -97,6 +103,29 @@ def audit_entries(engine: Engine, lead_id: str, decisions: list[Decision]) -> li
                     detail=json.dumps({"reason": r.reason, "note": r.note, "actor": r.actor}),
                 )
             )
+        for t in session.exec(select(CrmTask).where(CrmTask.lead_id == lead_id)):
+            entries.append(
+                AuditEntry(
+                    at=t.created_at,
+                    kind="handoff",
+                    actor="leadflow",
+                    what=f"task {t.task_id} in {t.queue} ({t.rule_id})",
+                    detail=json.dumps(
+                        {"reason": t.reason, "due_at": t.due_at and t.due_at.isoformat()}
+                        | {"escalated_from": t.escalated_from}
+                    ),
+                )
+            )
+            if t.updated_at is not None:
+                entries.append(
+                    AuditEntry(
+                        at=t.updated_at,
+                        kind="handoff",
+                        actor=t.actor or "leadflow",
+                        what=f"task {t.task_id} {t.status}",
+                        detail=json.dumps({"resolution": t.resolution, "note": t.note}),
+                    )
+                )
         for s in session.exec(select(ScreeningCase).where(ScreeningCase.lead_id == lead_id)):
             entries.append(
                 AuditEntry(

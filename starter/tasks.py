@@ -22,9 +22,6 @@ class UnknownTask(LookupError):
 class TaskNotOpen(ValueError):
     """The task was already accepted, rejected, closed or escalated."""
 
-    def __init__(self, task_id: str, status: str) -> None:
-        super().__init__(f"task {task_id} is {status}, not open for this action")
-
 
 def _task(engine: Engine, task_id: str) -> CrmTask | None:
     with Session(engine) as session:
@@ -45,4 +42,5 @@ async def act_on_task(client: Client, engine: Engine, action: TaskAction) -> Tas
     try:
         return await handle.execute_update(LeadWorkflow.act_on_task, action)  # type: ignore[no-any-return]
     except WorkflowUpdateFailedError as err:
-        raise TaskNotOpen(action.task_id, task.status) from err
+        why = getattr(err.cause, "message", None) or f"task {action.task_id} is {task.status}"
+        raise TaskNotOpen(why) from err

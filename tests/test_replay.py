@@ -20,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from models.routing import TaskAction
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import running_worker
@@ -59,10 +60,27 @@ async def _high_intent(lead: Journey) -> None:
     await lead.days(3)
 
 
+async def _handed_off_and_recycled(lead: Journey) -> None:
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    await lead.days(1)
+    await lead.event("meeting_requested", product="Corvanta")
+    state = await lead.until(lambda s: bool(s.tasks))
+    await lead.handle.execute_update(
+        LeadWorkflow.act_on_task,
+        TaskAction(
+            task_id=state.tasks[0].task_id, action="reject", reason="not_ready", actor="rep.kim"
+        ),
+    )
+    await lead.event("medical_question", text="any data in dialysis patients?")
+    await lead.days(1)  # across the medical task's SLA: escalates to ops review
+    await lead.days(10)
+
+
 SCENARIOS: dict[str, Callable[[Journey], Awaitable[None]]] = {
     "evidence_journey": _evidence_journey,
     "paused_then_opted_out": _paused_then_opted_out,
     "high_intent": _high_intent,
+    "handed_off_and_recycled": _handed_off_and_recycled,
 }
 
 

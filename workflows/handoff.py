@@ -419,6 +419,15 @@ class HandoffDesk:
     def task(self, task_id: str) -> OpenTask | None:
         return next((t for t in self.engine.state.tasks if t.task_id == task_id), None)
 
+    def refusal(self, action: TaskAction) -> str | None:
+        """Why this action cannot apply now (None: it can)."""
+        task = self.task(action.task_id)
+        if task is None:
+            return f"task {action.task_id} is not open for this lead"
+        if action.action == "accept" and task.accepted:
+            return f"task {action.task_id} is already accepted"
+        return None
+
     def act(self, action: TaskAction, now: datetime) -> str:
         """Apply accept, reject or close; returns the task's new status."""
         task = self.task(action.task_id)
@@ -456,6 +465,7 @@ class HandoffDesk:
         state = self.engine.state
         self.engine.decide(now, trigger, "task.accepted", f"task {task.task_id}", inputs)
         task.due_at = None
+        task.accepted = True
         if task.kind in HANDOFF_KINDS:
             if state.stage is Stage.HANDED_OFF:
                 self.engine.move_stage(now, trigger, Stage.SALES_ACCEPTED, "task.accepted")

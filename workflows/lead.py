@@ -222,10 +222,9 @@ class LeadWorkflow:
         await workflow.wait_condition(
             lambda: not self._state.route_orders and not self._dispatching.locked()
         )
-        if engine.handoff.task(action.task_id) is None:
-            raise ApplicationError(
-                f"task {action.task_id} is not open for this lead", type="TaskNotOpen"
-            )
+        refusal = engine.handoff.refusal(action)
+        if refusal:
+            raise ApplicationError(refusal, type="TaskNotOpen")
         status = engine.handoff.act(action, workflow.now())
         engine.handoff.updates.append(
             TaskUpdateInput(
@@ -244,10 +243,9 @@ class LeadWorkflow:
     @act_on_task.validator
     def _validate_act_on_task(self, action: TaskAction) -> None:
         landing = bool(self._state.route_orders) or self._dispatching.locked()
-        if self._engine is None or (
-            self._engine.handoff.task(action.task_id) is None and not landing
-        ):
-            raise ValueError(f"task {action.task_id} is not open for this lead")
+        refusal = self._engine.handoff.refusal(action) if self._engine else "lead not ready"
+        if refusal and not landing:
+            raise ValueError(refusal)
 
     async def _dispatch_routes(self, engine: LeadEngine) -> None:
         """Turn routing decisions into CRM tasks (enriching first where a territory is
