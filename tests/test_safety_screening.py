@@ -47,8 +47,9 @@ async def test_adverse_event_in_a_form_comment_opens_a_case_and_never_reaches_sa
             return [m for m in smtp_server.messages if m["To"] == contacts.drug_safety_mailbox]
 
         [report] = await eventually(forwarded)
+        # The case is marked forwarded just after the mail server took the report.
+        [case] = await eventually(lambda: [c for c in _cases(sqlite_engine) if c.forwarded_at])
 
-    [case] = _cases(sqlite_engine)
     assert case.route == "drug_safety" and "adverse_event" in json.loads(case.flags)
     assert case.forward_by is not None and case.forward_by > case.awareness_at
     assert json.loads(case.minimum_elements)["suspect_product"] is True
