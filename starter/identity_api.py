@@ -1,8 +1,6 @@
 """HTTP routes for data stewards: `GET /v1/identity/reviews?status=` (scope `leads:read`) and
 `POST /v1/identity/reviews/{review_id}/decide` (scope `compliance:act`)."""
 
-from __future__ import annotations
-
 import asyncio
 from typing import Annotated, Literal
 
@@ -29,7 +27,10 @@ class StewardDecisionBody(BaseModel):
 
 
 def identity_router() -> APIRouter:
-    """The stewardship routes; built when the app is, so they share the API's key checks."""
+    """The stewardship routes; built when the app is, so they share the API's key checks.
+
+    (No postponed annotations in this module: FastAPI must see `require(...)` in them.)
+    """
     from starter.api import require  # the API includes this router: import it when built
 
     router = APIRouter(prefix="/v1/identity", tags=["identity"])
