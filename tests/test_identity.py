@@ -280,3 +280,19 @@ async def test_steward_endpoints_need_the_right_key(api: httpx.AsyncClient) -> N
     assert {"body.decision", "body.steward"} <= {e["field"] for e in bad.json()["errors"]}
     bad_status = await api.get(listing, params={"status": "closed"}, headers=_as(STEWARD_KEY))
     assert bad_status.status_code == 422 and "status" in bad_status.json()["message"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_erased_lead_keeps_no_name_to_match_on(
+    api: httpx.AsyncClient, engine: Engine
+) -> None:
+    erased = await _lead_of(api, _event(_person(email="ana@northside.example")))
+    response = await api.post(f"/v1/leads/{erased}/erase", headers=_as(STEWARD_KEY))
+    assert response.status_code == 200, response.text
+
+    await _lead_of(api, _event(_person(email="ana.rivera@home.example")))
+
+    assert await _reviews(api) == []
+    with Session(engine) as session:
+        row = session.get(Lead, erased)
+        assert row is not None and (row.organization, row.name_key, row.org_key) == (None,) * 3
