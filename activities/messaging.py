@@ -191,6 +191,8 @@ class MessagingActivities:
             return catalog_refusal, ""
         if lead is None or not lead.email:
             return "no email address on file", ""
+        if lead.merged_into:  # its person, events and consent now live on the survivor
+            return f"lead merged into {lead.merged_into}", ""
         refusal = send_refusal(
             asset, country=lead.country, hcp_verified=hcp_verified(lead), today=utcnow().date()
         )

@@ -42,18 +42,26 @@ class LeadBase(SQLModel):
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     country: str | None = Field(default=None, max_length=2)
+    organization: str | None = Field(default=None, max_length=300)
 
 
 class Lead(LeadBase, table=True):
     __tablename__ = "lead"
+    __table_args__ = (sa.Index("ix_lead_name_org_key", "name_key", "org_key"),)
 
     lead_id: str = Field(primary_key=True, max_length=40)
     created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    # Normalised (case, accents, spacing) for the weak name + institution match (DOMAIN 20).
+    name_key: str | None = Field(default=None, max_length=201)
+    org_key: str | None = Field(default=None, max_length=300)
+    # Set when a data steward merged this lead into another: its identifiers resolve there.
+    merged_into: str | None = Field(default=None, max_length=40, index=True)
 
 
 class LeadPublic(LeadBase):
     lead_id: str
     created_at: datetime
+    merged_into: str | None = None
 
 
 class OutboxMessageBase(SQLModel):
@@ -296,3 +304,42 @@ class SegmentUnmappedEvent(SQLModel, table=True):
     message_id: str = Field(primary_key=True, max_length=200)
     event_name: str = Field(index=True, max_length=200)
     received_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+
+
+class IdentityReview(SQLModel, table=True):
+    """Two leads that may be one person, for a data steward to merge or keep distinct
+    (DOMAIN 20): a weak match (name + institution) or identifiers that conflict."""
+
+    __tablename__ = "identity_review"
+
+    review_id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=20, description="weak_match | conflict")
+    lead_id: str = Field(index=True, max_length=40)
+    candidate_lead_id: str = Field(index=True, max_length=40)
+    pair_key: str = Field(max_length=120, unique=True, description="one review per pair and kind")
+    reason: str = Field(max_length=500)
+    status: str = Field(index=True, max_length=20, description="open | merged | distinct")
+    created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    decided_by: str | None = Field(default=None, max_length=200, description="the steward")
+    actor: str | None = Field(default=None, max_length=200, description="the acting API key")
+    decided_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+    note: str | None = None
+
+
+class LeadMerge(SQLModel, table=True):
+    """An append-only record of one merge: who, what moved, when and why (DOMAIN 20, 27)."""
+
+    __tablename__ = "lead_merge"
+
+    merge_id: str = Field(primary_key=True, max_length=40)
+    survivor_lead_id: str = Field(index=True, max_length=40)
+    merged_lead_id: str = Field(index=True, max_length=40)
+    review_id: str = Field(max_length=40)
+    steward: str = Field(max_length=200)
+    actor: str = Field(max_length=200)
+    at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    moved: str = Field(
+        description="JSON: identifiers and profile fields moved (names only), "
+        "consent records appended"
+    )
+    note: str | None = None

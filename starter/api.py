@@ -38,6 +38,7 @@ from starter.audit import AuditTrail, as_csv, audit_trail, complete_decisions
 from starter.auth import KeyHolder, KeyRing
 from starter.erasure import UnknownLead, erase_lead
 from starter.identity import IdentityConflict, find_lead_ids
+from starter.identity_api import identity_router
 from starter.intake import (
     EventPayloadError,
     IntakeRules,
@@ -103,6 +104,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _request_error)  # type: ignore[arg-type]
     app.include_router(_routes())
     app.include_router(segment_router)
+    app.include_router(identity_router())
     return app
 
 

@@ -39,6 +39,7 @@ def erase_marketing_data(engine: Engine, lead_id: str) -> None:
         session.execute(sa.delete(ConsentRecord).where(col(ConsentRecord.lead_id) == lead_id))
         for field in ("email", "npi", "crm_id", "first_name", "last_name", "country"):
             setattr(lead, field, None)
+        lead.organization = lead.name_key = lead.org_key = None  # the weak-match keys too
         session.add(lead)
         session.commit()
 

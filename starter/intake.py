@@ -34,7 +34,8 @@ from models.program import ConsentRules, Program
 from models.reference import ReferenceData
 from models.screening import Screening
 from models.tables import ConsentRecord, Lead, ReceivedEvent, ScreeningCase, utcnow
-from starter.identity import resolve_lead
+from starter.identity import IdentityConflict, resolve
+from starter.stewardship import open_weak_match_reviews, record_conflict
 from workflows.checks import rejection
 from workflows.lead import LeadWorkflow
 from workflows.safety import SafetyCaseWorkflow
@@ -242,7 +243,7 @@ def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared
         }
     )
     with Session(engine) as session:
-        lead_id = resolve_lead(session, profile, link_on_email=not enriched.email_shared_inbox)
+        lead_id = _resolve(session, profile, link_on_email=not enriched.email_shared_inbox)
         lead = session.get(Lead, lead_id)
         country = lead.country if lead else enriched.country
         record = consent_record_for(lead_id, event, country, rules.consent)
@@ -282,6 +283,18 @@ def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared
         else None
     )
     return Prepared(lead_id, lead_event, safety)
+
+
+def _resolve(session: Session, profile: LeadProfile, link_on_email: bool) -> str:
+    """The event's lead; a weak match or a conflict also goes to a data steward (DOMAIN 20)."""
+    try:
+        resolution = resolve(session, profile, link_on_email=link_on_email)
+    except IdentityConflict as err:
+        record_conflict(session, err.lead_ids)
+        raise
+    if resolution.rekeyed:
+        open_weak_match_reviews(session, resolution.lead_id)
+    return resolution.lead_id
 
 
 def _screen(

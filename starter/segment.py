@@ -39,7 +39,7 @@ from models.events import EventRejected, EventResult, EventType, LeadEventIn
 from models.segment import SegmentMapping
 from models.tables import Lead, SegmentUnmappedEvent, SegmentUser, utcnow
 from starter.auth import KeyHolder
-from starter.identity import IdentityConflict
+from starter.identity import IdentityConflict, survivor
 from starter.intake import MAX_BATCH, EventPayloadError, IntakeRules, submit_events, validate_event
 from starter.keys import stored_holder
 
@@ -372,6 +372,7 @@ def known_identifiers(engine: Engine, source_ids: list[str]) -> dict[str, str]:
             link = session.get(SegmentUser, _hash(source_id))
             lead = session.get(Lead, link.lead_id) if link else None
             if lead is not None:
+                lead = survivor(session, lead)  # merged by a data steward
                 found = {name: getattr(lead, name) for name in IDENTIFIERS}
                 if any(found.values()):
                     return {name: value for name, value in found.items() if value}

@@ -1,0 +1,82 @@
+"""HTTP routes for data stewards: `GET /v1/identity/reviews?status=` (scope `leads:read`) and
+`POST /v1/identity/reviews/{review_id}/decide` (scope `compliance:act`)."""
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.engine import Engine
+
+from models.tables import IdentityReview
+from starter.auth import KeyHolder
+from starter.stewardship import (
+    IdentityReviewNotOpen,
+    StewardDecision,
+    StewardDecisionResult,
+    UnknownIdentityReview,
+    decide_identity_review,
+    list_identity_reviews,
+)
+
+
+class StewardDecisionBody(BaseModel):
+    decision: Literal["merge", "distinct"]
+    steward: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def identity_router() -> APIRouter:
+    """The stewardship routes; built when the app is, so they share the API's key checks.
+
+    (No postponed annotations in this module: FastAPI must see `require(...)` in them.)
+    """
+    from starter.api import require  # the API includes this router: import it when built
+
+    router = APIRouter(prefix="/v1/identity", tags=["identity"])
+
+    @router.get(
+        "/reviews",
+        dependencies=[require("leads:read")],
+        response_model=list[IdentityReview],
+    )
+    def identity_reviews(
+        request: Request,
+        review_status: Annotated[
+            str | None, Query(alias="status", pattern="^(open|merged|distinct)$")
+        ] = None,
+    ) -> list[IdentityReview]:
+        """Leads that may be one person, for a data steward; oldest first."""
+        return list_identity_reviews(_engine(request), review_status)
+
+    @router.post("/reviews/{review_id}/decide", response_model=StewardDecisionResult)
+    async def decide(
+        request: Request,
+        review_id: str,
+        body: StewardDecisionBody,
+        holder: Annotated[KeyHolder, require("compliance:act")],
+    ) -> StewardDecisionResult:
+        """Merge the two leads (the older survives; consent combines least-permissively; the
+        merged lead's identifiers then reach the survivor) or keep them distinct."""
+        decision = StewardDecision(
+            review_id=review_id,
+            decision=body.decision,
+            steward=body.steward,
+            note=body.note,
+            actor=holder.name,
+        )
+        rules = request.app.state.program.consent
+        try:
+            return await asyncio.to_thread(
+                decide_identity_review, _engine(request), decision, rules
+            )
+        except UnknownIdentityReview as err:
+            raise HTTPException(404, str(err)) from err
+        except IdentityReviewNotOpen as err:
+            raise HTTPException(409, str(err)) from err
+
+    return router
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
