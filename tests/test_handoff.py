@@ -357,3 +357,23 @@ async def test_accepting_before_the_deadline_means_no_escalation(
     assert not [m for m in smtp_server.messages if "SLA breached" in str(m["Subject"])]
     [row] = tasks(sqlite_engine)
     assert row.status == "closed" and row.resolution == "won"
+
+
+async def test_a_lead_without_a_territory_is_enriched_again_then_goes_to_the_data_steward(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+) -> None:
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server, postal_code=None)
+        await lead.event("meeting_requested", product="Corvanta")
+        steward = await task_in(sqlite_engine, "data-steward")
+        state = await lead.until(lambda s: not s.route_orders)
+
+    assert steward.lead_id == lead.lead_id
+    [low] = [d for d in state.decisions if d.rule_id == "routing.low_confidence"]
+    assert "territory" in low.outcome
+    [routed] = [d for d in state.decisions if d.rule_id == "route.meeting_request"]
+    assert routed.inputs["to_queue"] == "(after enrichment)"
+    assert not [t for t in tasks(sqlite_engine) if t.kind == "sales"]

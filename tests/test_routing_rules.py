@@ -10,11 +10,12 @@ import pytest
 import yaml
 
 from activities.business_hours import add_business_time
-from models.events import LeadFacts
-from models.lead import Score, Stage
+from models.events import LeadEvent, LeadFacts
+from models.lead import LeadState, Score, Stage
 from models.program import ProgramError, load_program, load_program_text
-from models.routing import BusinessHours
+from models.routing import BusinessHours, CrmTaskResult, TaskAction
 from starter.settings import SAMPLE_PROGRAM
+from workflows.engine import LeadEngine
 from workflows.routing import RouteContext, first_match, high_value, sample_problems
 
 PROGRAM = load_program(SAMPLE_PROGRAM)
@@ -167,3 +168,41 @@ def test_an_unknown_country_counts_weekends_only() -> None:
     start = datetime(2026, 12, 24, 22, 30, tzinfo=UTC)
     due = add_business_time(start, timedelta(hours=1), HOURS, "America/Chicago", "ZZ")
     assert due == datetime(2026, 12, 25, 15, 30, tzinfo=UTC)
+
+
+def _event(type: str, at: datetime, **properties: Any) -> LeadEvent:
+    return LeadEvent(
+        event_id=f"e-{type}-{at.timestamp()}",
+        type=type,
+        occurred_at=at,
+        lead=HCP.model_copy(
+            update={"specialty": "cardiology", "org_type": "hospital", "organization": "Evanston"}
+        ),
+        properties=properties,
+    )
+
+
+def test_a_recycled_lead_requalifies_only_through_fresh_behaviour() -> None:
+    """Sales sent it back: its old score alone does not make it an MQL again (DOMAIN 23)."""
+    start = datetime(2026, 11, 30, 15, tzinfo=UTC)
+    engine = LeadEngine(LeadState(lead_id="ld_cold"), PROGRAM)
+    for minute in range(3):
+        engine.apply_event(_event("webinar_attended", start + timedelta(minutes=minute)), start)
+    assert engine.state.stage is Stage.MQL and engine.state.route_orders  # to SDR qualification
+    order = engine.state.route_orders[0]
+    task = engine.handoff.task_input(order, start)
+    engine.handoff.task_created(
+        order, task, CrmTaskResult(task_id=task.task_id, queue=order.queue, created=True), start
+    )
+    assert engine.state.stage is Stage.HANDED_OFF
+    later = start + timedelta(hours=1)
+    engine.handoff.act(
+        TaskAction(task_id=task.task_id, action="reject", reason="not_ready", actor="sdr.lee"),
+        later,
+    )
+    assert engine.state.stage is Stage.RECYCLED and engine.state.score.mql
+    engine.rescore(later + timedelta(minutes=1), "timer:test")
+    assert engine.state.stage is Stage.RECYCLED  # still over threshold, but nothing new
+    fresh = later + timedelta(days=1)
+    engine.apply_event(_event("content_downloaded", fresh, asset_id="CVT-EVD-200"), fresh)
+    assert engine.state.stage is Stage.MQL
