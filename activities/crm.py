@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import smtplib
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from temporalio.exceptions import ApplicationError
 from activities.business_hours import add_business_time
 from activities.consent import consent_records, effective_consent
 from activities.enrichment import territory_for
-from activities.messaging import SmtpTarget
+from activities.messaging import SmtpTarget, send_notice
 from models.program import Program, load_program
 from models.routing import (
     CREATE_CRM_TASK,
@@ -272,7 +270,9 @@ class CrmActivities:
             return
         queue = program.routing.queue(old.queue) if program.routing else None
         if queue is not None and queue.manager_email:
-            self._mail(
+            send_notice(
+                self._smtp,
+                "leadflow-routing@leadflow.local",
                 queue.manager_email,
                 f"SLA breached: task {old.task_id} in {old.queue}",
                 [
@@ -287,17 +287,6 @@ class CrmActivities:
         session.add(old)
         session.commit()
         log.info("crm task escalated", task_id=old.task_id, lead_id=old.lead_id, to=request.queue)
-
-    def _mail(self, to: str, subject: str, lines: list[str]) -> None:
-        message = EmailMessage()
-        message["From"] = "leadflow-routing@leadflow.local"
-        message["To"] = to
-        message["Subject"] = subject
-        message.set_content("\n".join(lines) + "\n")
-        with smtplib.SMTP(
-            self._smtp.host, self._smtp.port, timeout=self._smtp.timeout_seconds
-        ) as smtp:
-            smtp.send_message(message)
 
     @activity.defn(name=UPDATE_CRM_TASK)
     def update_crm_task(self, request: TaskUpdateInput) -> None:

@@ -51,6 +51,17 @@ class SmtpTarget:
     timeout_seconds: float = 20.0
 
 
+def send_notice(smtp: SmtpTarget, sender: str, to: str, subject: str, lines: list[str]) -> None:
+    """A plain-text operational email (safety forwarding, SLA escalation): not marketing."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content("\n".join(lines) + "\n")
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds) as client:
+        client.send_message(message)
+
+
 @dataclass(frozen=True)
 class Links:
     """How recipients reach Leadflow back: the public API URL and the link-signing key."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import smtplib
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 import structlog
@@ -16,7 +14,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.messaging import SmtpTarget
+from activities.messaging import SmtpTarget, send_notice
 from activities.screening import forward_by
 from models.lead import ESCALATE_CASE, FORWARD_CASE, CaseActionInput, CaseActionResult
 from models.program import SafetyContacts, load_program
@@ -152,12 +150,4 @@ class SafetyActivities:
         return contacts
 
     def _send(self, to: str, subject: str, lines: list[str]) -> None:
-        message = EmailMessage()
-        message["From"] = "leadflow-safety@leadflow.local"
-        message["To"] = to
-        message["Subject"] = subject
-        message.set_content("\n".join(lines) + "\n")
-        with smtplib.SMTP(
-            self._smtp.host, self._smtp.port, timeout=self._smtp.timeout_seconds
-        ) as smtp:
-            smtp.send_message(message)
+        send_notice(self._smtp, "leadflow-safety@leadflow.local", to, subject, lines)
