@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -99,6 +99,24 @@ def list_tasks(
             query = query.where(CrmTask.lead_id == lead_id)
         query = query.order_by(col(CrmTask.created_at).desc()).limit(limit)
         return list(session.exec(query).all())
+
+
+def task_summary(engine: Engine) -> dict[str, Any]:
+    """Counts per queue and status, and how often each reject reason was given."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(CrmTask.queue, CrmTask.status, CrmTask.resolution, func.count()).group_by(
+                col(CrmTask.queue), col(CrmTask.status), col(CrmTask.resolution)
+            )
+        ).all()
+    by_queue: dict[str, dict[str, int]] = {}
+    reasons: dict[str, int] = {}
+    for queue, status, resolution, count in rows:
+        statuses = by_queue.setdefault(queue, {})
+        statuses[status] = statuses.get(status, 0) + count
+        if status == "rejected" and resolution:
+            reasons[resolution] = reasons.get(resolution, 0) + count
+    return {"by_queue": by_queue, "reject_reasons": reasons}
 
 
 class CrmActivities:

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.crm import list_tasks, task_view
+from activities.crm import list_tasks, task_summary, task_view
 from activities.reviews import list_reviews
 from activities.tokens import lead_for_token
 from models.db import make_engine, migrate
@@ -428,6 +428,11 @@ def _routes() -> Any:
         """CRM tasks in the embedded CRM, newest first, with the context each team needs."""
         tasks = list_tasks(engine, queue=queue, status=task_status, lead_id=lead_id, limit=limit)
         return [task_view(t) for t in tasks]
+
+    @router.get("/v1/crm/summary", tags=["sales"], dependencies=[require("leads:read")])
+    def crm_summary(engine: EngineDep) -> dict[str, Any]:
+        """Tasks per queue and status, and the reject reasons given so far, counted."""
+        return task_summary(engine)
 
     async def _act(client: Client, engine: Engine, action: TaskAction) -> TaskActionResult:
         try:

@@ -105,8 +105,10 @@ async def test_sales_list_accept_and_close_a_routed_meeting_request(
 
         state = (await api.get(f"/v1/leads/{lead_id}")).json()
         audit = (await api.get(f"/v1/leads/{lead_id}/audit")).json()
+        summary = (await api.get("/v1/crm/summary")).json()
 
     assert state["stage"] == "closed" and state["owner_queue"] is None
+    assert summary["by_queue"] == {"sales-us-midwest": {"closed": 1}}
     handoffs = {(e["actor"], e["what"]) for e in audit["entries"] if e["kind"] == "handoff"}
     assert ("leadflow", f"task {task_id} in sales-us-midwest (route.meeting_request)") in handoffs
     assert any(actor.startswith("cli:") and "closed" in what for actor, what in handoffs)

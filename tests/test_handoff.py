@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
+from activities.crm import task_summary
 from models.lead import Stage
 from models.routing import RejectReason, TaskAction, TaskActionResult
 from models.tables import CrmTask
@@ -268,6 +269,9 @@ async def test_loop_safeguard_sends_a_bouncing_lead_to_ops_review(
 
     assert review.lead_id == lead.lead_id
     assert len(tasks(sqlite_engine, queue="sales-us-midwest")) == 2
+    counted = task_summary(sqlite_engine)
+    assert counted["reject_reasons"] == {"not_ready": 2}
+    assert counted["by_queue"]["ops-review"] == {"open": 1}
     assert any(d.rule_id == "routing.loop_safeguard" for d in state.decisions)
 
 
