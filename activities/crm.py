@@ -24,12 +24,13 @@ from activities.business_hours import add_business_time
 from activities.consent import consent_records, effective_consent
 from activities.enrichment import territory_for
 from activities.messaging import SmtpTarget, send_notice
-from models.program import Program, load_program
+from models.program import ConsentRules, Program, ProgramError, load_program
 from models.routing import (
     CREATE_CRM_TASK,
     DELIVER_CRM_WEBHOOK,
     ENRICH_FACTS,
     UPDATE_CRM_TASK,
+    BusinessHours,
     CrmTaskInput,
     CrmTaskResult,
     EnrichFactsInput,
@@ -131,14 +132,21 @@ class CrmActivities:
     @activity.defn(name=CREATE_CRM_TASK)
     def create_crm_task(self, request: CrmTaskInput) -> CrmTaskResult:
         """Create the task once: a retry finds the row it made and answers the same."""
-        program = load_program(self._program_path)
-        routing = program.routing
-        queue = routing.queue(request.queue) if routing else None
+        # The SLA comes with the request (the lead's program version); a broken program file
+        # only costs the consent regime's details, never the task.
+        try:
+            program: Program | None = load_program(self._program_path)
+        except ProgramError:
+            program = None
         now = utcnow()
         due_at = None
-        if queue is not None and queue.sla is not None:
+        if request.sla is not None:
             due_at = add_business_time(
-                request.opened_at, queue.sla, queue.hours, request.time_zone, request.country
+                request.opened_at,
+                request.sla,
+                request.hours or BusinessHours(),
+                request.time_zone,
+                request.country,
             )
         with Session(self._engine) as session:
             existing = session.get(CrmTask, request.task_id)
@@ -167,7 +175,7 @@ class CrmActivities:
                     existing = session.get(CrmTask, request.task_id)
                 else:
                     if request.escalated_from:
-                        self._escalate(session, request, program)
+                        self._escalate(session, request)
                     log.info(
                         "crm task created",
                         task_id=task.task_id,
@@ -182,30 +190,32 @@ class CrmActivities:
                         webhook=bool(self._webhook.url),
                     )
             assert existing is not None
+            # A retry after the row was written: finish what that attempt may not have.
+            if request.escalated_from:
+                self._escalate(session, request)
             return CrmTaskResult(
                 task_id=existing.task_id,
                 queue=existing.queue,
                 due_at=existing.due_at,
                 created=False,
-                webhook=bool(self._webhook.url),
+                webhook=bool(self._webhook.url) and existing.webhook_delivered_at is None,
             )
 
     def _context(
         self,
         session: Session,
         request: CrmTaskInput,
-        program: Program,
+        program: Program | None,
         due_at: datetime | None,
     ) -> dict[str, Any]:
         """What the team needs (DOMAIN 26): identifiers, why, content consumed with versions,
         consent per channel, sample eligibility, case references only, next action, SLA."""
         lead = session.get(Lead, request.lead_id)
-        versions = {
-            a.asset_id: a.version
-            for a in session.exec(
-                select(AssetRecord).order_by(col(AssetRecord.approval_date))
-            ).all()
+        catalog = {
+            a.asset_id: a
+            for a in session.exec(select(AssetRecord).order_by(col(AssetRecord.approval_date)))
         }
+        versions = {asset_id: a.version for asset_id, a in catalog.items()}
         activity_items = [
             {
                 **item.model_dump(mode="json", exclude_none=True),
@@ -231,12 +241,12 @@ class CrmActivities:
                     "promotional",
                     request.country,
                     utcnow(),
-                    program.consent,
+                    program.consent if program else ConsentRules(),
                 )
             )
             for channel in CHANNELS
         }
-        asset = program.asset(last_sent.asset_id) if last_sent else None
+        asset = catalog.get(last_sent.asset_id) if last_sent else None
         return {
             "lead": {
                 "lead_id": request.lead_id,
@@ -281,17 +291,17 @@ class CrmActivities:
             ),
         }
 
-    def _escalate(self, session: Session, request: CrmTaskInput, program: Program) -> None:
-        """Mark the breached task escalated and tell its queue's manager (reference only)."""
+    def _escalate(self, session: Session, request: CrmTaskInput) -> None:
+        """Tell the breached queue's manager (reference only), then mark the task escalated;
+        a retry after a failed mail tries the mail again."""
         old = session.get(CrmTask, request.escalated_from)
         if old is None or old.status == "escalated":
             return
-        queue = program.routing.queue(old.queue) if program.routing else None
-        if queue is not None and queue.manager_email:
+        if request.escalation_manager:
             send_notice(
                 self._smtp,
                 "leadflow-routing@leadflow.local",
-                queue.manager_email,
+                request.escalation_manager,
                 f"SLA breached: task {old.task_id} in {old.queue}",
                 [
                     f"Task {old.task_id} ({old.kind}) for lead {old.lead_id} was due by "

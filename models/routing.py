@@ -211,6 +211,7 @@ class OpenTask(BaseModel):
     stops_nurture: bool = False
     request: str | None = Field(default=None, description="the event type that asked for it")
     accepted: bool = False
+    handoff: bool = Field(default=False, description="a sales handoff, escalated or not")
 
 
 class RouteOrder(BaseModel):
@@ -225,6 +226,7 @@ class RouteOrder(BaseModel):
     request: str | None = None
     next_action: list[str] = Field(default_factory=list)
     needs_enrichment: bool = False
+    handoff: bool = False
 
 
 class CrmTaskInput(BaseModel):
@@ -251,6 +253,11 @@ class CrmTaskInput(BaseModel):
     next_action: list[str] = Field(default_factory=list)
     escalated_from: str | None = None
     escalation_reason: str | None = None
+    sla: timedelta | None = Field(default=None, description="the queue's, from this version")
+    hours: BusinessHours | None = None
+    escalation_manager: str | None = Field(
+        default=None, description="told when the task this one escalates was breached"
+    )
 
 
 class CrmTaskResult(BaseModel):

@@ -7,6 +7,7 @@ import asyncio
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from models.routing import TaskAction, TaskActionResult
 from models.tables import CrmTask
@@ -41,6 +42,10 @@ async def act_on_task(client: Client, engine: Engine, action: TaskAction) -> Tas
     handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(task.lead_id))
     try:
         return await handle.execute_update(LeadWorkflow.act_on_task, action)  # type: ignore[no-any-return]
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise UnknownTask(f"{action.task_id} (its lead's workflow has ended)") from err
+        raise
     except WorkflowUpdateFailedError as err:
         why = getattr(err.cause, "message", None) or f"task {action.task_id} is {task.status}"
         raise TaskNotOpen(why) from err

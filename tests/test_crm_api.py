@@ -72,6 +72,10 @@ async def test_sales_list_accept_and_close_a_routed_meeting_request(
         )
         assert bad_reason.status_code == 422 and "reason" in bad_reason.text
 
+        early = await api.post(
+            f"/v1/crm/tasks/{task_id}/close", json={"outcome": "won"}, headers=sales
+        )
+        assert early.status_code == 409 and "accepted before" in early.json()["detail"]
         accepted = await api.post(f"/v1/crm/tasks/{task_id}/accept", headers=sales)
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["stage"] == "sales_accepted"

@@ -206,3 +206,31 @@ def test_a_recycled_lead_requalifies_only_through_fresh_behaviour() -> None:
     fresh = later + timedelta(days=1)
     engine.apply_event(_event("content_downloaded", fresh, asset_id="CVT-EVD-200"), fresh)
     assert engine.state.stage is Stage.MQL
+
+
+def test_a_sample_request_waits_for_verification_and_makes_no_mql() -> None:
+    """DOMAIN 22: each request is checked; nothing reaches sales while it waits."""
+    now = datetime(2026, 11, 30, 15, tzinfo=UTC)
+    engine = LeadEngine(LeadState(lead_id="ld_sample"), PROGRAM)
+    engine.apply_event(_event("sample_requested", now, product="Corvanta"), now)
+    assert engine.state.stage is not Stage.MQL
+    assert [o.queue for o in engine.state.route_orders] == ["licence-verification"]
+    assert engine.state.sample_status == "verification_pending"
+    signed = now + timedelta(minutes=5)
+    engine.state.route_orders.clear()
+    engine.apply_event(_event("sample_requested", signed, signed_request=True), signed)
+    assert [o.queue for o in engine.state.route_orders] == ["sample-operations"]
+    later = now + timedelta(days=9)
+    engine.state.route_orders.clear()
+    engine.apply_event(_event("sample_requested", later, product="Corvanta"), later)
+    assert [o.queue for o in engine.state.route_orders] == ["licence-verification"]
+
+
+def test_a_consumer_without_a_territory_is_refused_before_enrichment() -> None:
+    now = datetime(2026, 11, 30, 15, tzinfo=UTC)
+    engine = LeadEngine(LeadState(lead_id="ld_patient"), PROGRAM)
+    event = _event("meeting_requested", now)
+    event.lead = HCP.model_copy(update={"role": "patient", "territory": None, "postal_code": None})
+    engine.apply_event(event, now)
+    assert engine.state.route_orders == []
+    assert any(d.rule_id == "routing.blocked" for d in engine.state.decisions)

@@ -363,6 +363,10 @@ class LeadEngine:
     def _apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
         if etype not in HIGH_INTENT:
             return
+        if etype is E.SAMPLE_REQUESTED and self.routing_enabled and self.program.routing:
+            # DOMAIN 22: a sample request goes to verification and fulfilment, not to sales.
+            self.decide(now, trigger, "intent.sample", "sample request: routed, not an MQL")
+            return
         blocked = scoring.disqualifiers(self.state.facts, self.program.scoring)
         if blocked:
             self.decide(now, trigger, "intent.blocked", f"fast lane refused: {', '.join(blocked)}")

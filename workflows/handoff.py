@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from models.events import EventType, LeadEvent
-from models.lead import Stage
+from models.lead import LeadState, Stage
 from models.routing import (
     COMMERCIAL_KINDS,
     HANDOFF_KINDS,
@@ -54,6 +54,27 @@ SHOWN = frozenset(
 SALES_STAGES = frozenset({Stage.HANDED_OFF, Stage.SALES_ACCEPTED, Stage.MEETING_SET})
 BLOCKED_STAGES = frozenset({Stage.OPTED_OUT, Stage.COMPLIANCE_HOLD, Stage.DISQUALIFIED})
 SALES_RESPONSES = frozenset({E.SALES_CONTACTED, E.MEETING_BOOKED})
+ESCALATION = "sla.escalation"
+RECYCLE = "recycle."
+
+
+def _page(url: object) -> str | None:
+    """A page address without its query or fragment (they can carry identifiers)."""
+    if not isinstance(url, str) or not url:
+        return None
+    return url.split("?", 1)[0].split("#", 1)[0][:500]
+
+
+def refusal(state: LeadState, action: TaskAction) -> str | None:
+    """Why this action cannot apply to the lead's tasks now (None: it can)."""
+    task = next((t for t in state.tasks if t.task_id == action.task_id), None)
+    if task is None:
+        return f"task {action.task_id} is not open for this lead"
+    if action.action == "accept" and task.accepted:
+        return f"task {action.task_id} is already accepted"
+    if action.action == "close" and task.handoff and not task.accepted:
+        return f"task {action.task_id} must be accepted before it is closed (or rejected)"
+    return None
 
 
 class HandoffDesk:
@@ -74,8 +95,8 @@ class HandoffDesk:
         state = self.engine.state
         if routed is not None and routed.get("case_ref"):
             state.case_refs = [*state.case_refs, str(routed["case_ref"])][-CASE_REFS_KEPT:]
-        if etype not in SHOWN or routed is not None:
-            return
+        if etype not in SHOWN or routed is not None or state.marketing_objection:
+            return  # DOMAIN 17: after an objection, no more profiling
         asset_id = prop(event, "asset_id")
         asset = self.engine.program.asset(str(asset_id)) if asset_id else None
         title = asset.title if asset else prop(event, "title")
@@ -84,7 +105,7 @@ class HandoffDesk:
             at=event.occurred_at,
             asset_id=str(asset_id) if asset_id else None,
             title=str(title)[:300] if title else None,
-            url=str(prop(event, "url"))[:500] if prop(event, "url") else None,
+            url=_page(prop(event, "url")),
             event_name=str(prop(event, "event_name"))[:300] if prop(event, "event_name") else None,
         )
         state.recent_activity = [*state.recent_activity, item][-ACTIVITY_KEPT:]
@@ -109,7 +130,11 @@ class HandoffDesk:
         self._route(ctx, now, trigger, etype.value)
 
     def _context(
-        self, event_type: str | None, properties: dict[str, Any], routed: dict[str, Any] | None
+        self,
+        event_type: str | None,
+        properties: dict[str, Any],
+        routed: dict[str, Any] | None,
+        licence_verified: bool = False,
     ) -> rules.RouteContext:
         state, program = self.engine.state, self.engine.program
         assert self.routing is not None
@@ -121,15 +146,12 @@ class HandoffDesk:
             properties=properties,
             screening_route=str(routed.get("route")) if routed else None,
             high_value_account=rules.high_value(self.routing, state.facts),
-            sample_eligible=state.sample_status == "verified"
-            or not rules.sample_problems(state.facts, properties),
+            sample_eligible=licence_verified or not rules.sample_problems(state.facts, properties),
             fit_ok=not scoring.disqualifiers(state.facts, program.scoring),
         )
 
     def _sample_request(self, properties: dict[str, Any], now: datetime, trigger: str) -> None:
         state = self.engine.state
-        if state.sample_status == "verified":
-            return
         problems = rules.sample_problems(state.facts, properties)
         if problems:
             state.sample_status = "verification_pending"
@@ -154,54 +176,70 @@ class HandoffDesk:
         queue_id = queue_name(rule.queue, state.facts.territory)
         queue = routing.queue(queue_id)
         needs_enrichment = "{territory}" in rule.queue and not state.facts.territory
-        kind = queue.kind if queue else QueueKind.DATA_STEWARD
+        order = RouteOrder(
+            rule_id=rule.id,
+            rank=rule.rank,
+            queue=queue_id,
+            kind=queue.kind if queue else QueueKind.SALES,  # a territory queue, once known
+            reason=f"{rule.id} (rank {rule.rank}) on {request or 'state'}",
+            trigger=trigger,
+            request=request,
+            next_action=rule.next_action,
+            needs_enrichment=needs_enrichment,
+        )
         inputs = self._inputs(rule, request)
-        blocked = self._blocked(kind, state.stage)
-        if blocked:
-            self.engine.decide(now, trigger, "routing.blocked", f"{rule.id}: {blocked}", inputs)
+        if not self._admit(order, now, inputs):
             return
-        if kind in HANDOFF_KINDS and state.stage in SALES_STAGES:
+        if rule.once:
+            state.rules_used.append(rule.id)
+        inputs["to_queue"] = order.queue if not needs_enrichment else "(after enrichment)"
+        self.engine.decide(now, trigger, rule.id, f"route to {inputs['to_queue']}", inputs)
+        state.route_orders.append(order)
+
+    def _admit(self, order: RouteOrder, now: datetime, inputs: dict[str, str]) -> bool:
+        """The guards every route passes, again after enrichment has named the real queue:
+        never commercial for those it must not reach, no second task in a queue, and a lead
+        that keeps bouncing goes to ops review instead."""
+        routing, state, trigger = self.routing, self.engine.state, order.trigger
+        assert routing is not None
+        blocked = self._blocked(order.kind, state.stage)
+        if blocked:
+            self.engine.decide(
+                now, trigger, "routing.blocked", f"{order.rule_id}: {blocked}", inputs
+            )
+            return False
+        if order.kind in HANDOFF_KINDS and state.stage in SALES_STAGES:
             self.engine.decide(
                 now,
                 trigger,
                 "routing.owned",
-                f"{rule.id}: already with {state.owner_queue}",
+                f"{order.rule_id}: already with {state.owner_queue}",
                 inputs,
             )
-            return
-        if any(t.queue == queue_id for t in state.tasks) or any(
-            o.queue == queue_id for o in state.route_orders
-        ):
-            self.engine.decide(
-                now, trigger, "routing.already_open", f"{rule.id}: a task is open in {queue_id}"
-            )
-            return
-        if state.routes_total >= routing.max_reroutes:
+            return False
+        if order.kind in COMMERCIAL_KINDS and state.routes_total > routing.max_reroutes:
             self.engine.decide(
                 now,
                 trigger,
                 "routing.loop_safeguard",
-                f"{rule.id}: routed {state.routes_total} times; to {routing.ops_review_queue}",
+                f"{order.rule_id}: re-routed {state.routes_total} times; "
+                f"to {routing.ops_review_queue}",
                 inputs,
             )
-            queue_id, kind, needs_enrichment = routing.ops_review_queue, QueueKind.OPS_REVIEW, False
-        if rule.once:
-            state.rules_used.append(rule.id)
-        inputs["to_queue"] = queue_id if not needs_enrichment else "(after enrichment)"
-        self.engine.decide(now, trigger, rule.id, f"route to {inputs['to_queue']}", inputs)
-        state.route_orders.append(
-            RouteOrder(
-                rule_id=rule.id,
-                rank=rule.rank,
-                queue=queue_id,
-                kind=kind,
-                reason=f"{rule.id} (rank {rule.rank}) on {request or 'state'}",
-                trigger=trigger,
-                request=request,
-                next_action=rule.next_action,
-                needs_enrichment=needs_enrichment,
+            order.queue, order.kind = routing.ops_review_queue, QueueKind.OPS_REVIEW
+            order.needs_enrichment = False
+        if any(t.queue == order.queue for t in state.tasks) or any(
+            o.queue == order.queue for o in state.route_orders if o is not order
+        ):
+            self.engine.decide(
+                now,
+                trigger,
+                "routing.already_open",
+                f"{order.rule_id}: a task is open in {order.queue}",
             )
-        )
+            return False
+        order.handoff = order.kind in HANDOFF_KINDS
+        return True
 
     def _inputs(self, rule: RouteRule, request: str | None) -> dict[str, str]:
         state = self.engine.state
@@ -229,14 +267,16 @@ class HandoffDesk:
         return None
 
     def _responded(self, etype: EventType, now: datetime, trigger: str) -> None:
-        """Sales reached the lead: the open handoff's SLA is met."""
+        """Sales reached the lead (contacted, meeting booked): the open handoff is accepted."""
         for task in self.engine.state.tasks:
-            if task.kind in HANDOFF_KINDS and task.due_at is not None:
-                task.due_at = None
+            if task.handoff and not task.accepted:
+                task.due_at, task.accepted = None, True
                 self.updates.append(
                     TaskUpdateInput(task_id=task.task_id, status="accepted", actor=etype.value)
                 )
                 self.engine.decide(now, trigger, "sla.met", f"task {task.task_id}: {etype.value}")
+                if self.engine.state.stage is Stage.HANDED_OFF:
+                    self.engine.move_stage(now, trigger, Stage.SALES_ACCEPTED, "sla.met")
 
     # -- route orders -> CRM tasks -----------------------------------------------------------
 
@@ -254,6 +294,7 @@ class HandoffDesk:
             if queue is not None:
                 order.queue, order.kind = target, queue.kind
                 self.engine.decide(now, trigger, "routing.enriched", f"route to {target}")
+                self._admit_enriched(order, now)
                 return
         order.queue, order.kind = routing.data_steward_queue, QueueKind.DATA_STEWARD
         missing = ", ".join(result.missing_routing_fields) or "territory"
@@ -263,13 +304,22 @@ class HandoffDesk:
             "routing.low_confidence",
             f"still missing {missing} after enrichment: to {order.queue}",
         )
+        self._admit_enriched(order, now)
+
+    def _admit_enriched(self, order: RouteOrder, now: datetime) -> None:
+        state = self.engine.state
+        if not self._admit(order, now, {"rule_id": order.rule_id}):
+            state.route_orders = [o for o in state.route_orders if o is not order]
 
     def task_input(
         self, order: RouteOrder, now: datetime, escalated_from: OpenTask | None = None
     ) -> CrmTaskInput:
-        state = self.engine.state
+        state, routing = self.engine.state, self.routing
+        assert routing is not None
+        queue = routing.queue(order.queue)
+        old_queue = routing.queue(escalated_from.queue) if escalated_from else None
         return CrmTaskInput(
-            task_id=f"{state.lead_id}-t{state.tasks_total + 1}",
+            task_id=f"{state.lead_id}-{(state.chain or 'c')[:8]}-t{state.tasks_total + 1}",
             lead_id=state.lead_id,
             queue=order.queue,
             kind=order.kind,
@@ -288,6 +338,9 @@ class HandoffDesk:
             case_refs=state.case_refs,
             sample={"status": state.sample_status or "not requested"},
             next_action=order.next_action,
+            sla=queue.sla if queue else None,
+            hours=queue.hours if queue else None,
+            escalation_manager=old_queue.manager_email if old_queue else None,
             escalated_from=escalated_from.task_id if escalated_from else None,
             escalation_reason=(
                 f"no response in {escalated_from.queue} by {escalated_from.due_at.isoformat()}"
@@ -310,7 +363,8 @@ class HandoffDesk:
             state.route_orders.pop(0)
         queue = routing.queue(order.queue)
         state.tasks_total += 1
-        state.routes_total += 1
+        if order.kind in COMMERCIAL_KINDS and order.rule_id != ESCALATION:
+            state.routes_total += 1
         state.tasks.append(
             OpenTask(
                 task_id=result.task_id,
@@ -320,8 +374,9 @@ class HandoffDesk:
                 opened_at=now,
                 due_at=result.due_at,
                 escalations=escalations,
-                stops_nurture=bool(queue and queue.stops_nurture),
+                stops_nurture=bool(queue and queue.stops_nurture) or order.handoff,
                 request=order.request,
+                handoff=order.handoff,
             )
         )
         due = result.due_at.isoformat() if result.due_at else "no SLA"
@@ -334,7 +389,7 @@ class HandoffDesk:
         )
         if order.kind in COMMERCIAL_KINDS or order.kind is QueueKind.OPS_REVIEW:
             self._own(order.queue, now, order.trigger, order.rule_id)
-        if order.kind in HANDOFF_KINDS and state.stage is Stage.MQL:
+        if order.handoff and state.stage is Stage.MQL:
             self.engine.move_stage(now, order.trigger, Stage.HANDED_OFF, "handoff.task_created")
         self._nurture_follows_tasks(now, order.trigger)
 
@@ -391,13 +446,14 @@ class HandoffDesk:
                 {"due_at": task.due_at.isoformat(), "escalations": str(task.escalations + 1)},
             )
             order = RouteOrder(
-                rule_id="sla.escalation",
+                rule_id=ESCALATION,
                 rank=0,
                 queue=target,
-                kind=kind if task.kind in HANDOFF_KINDS else task.kind,
+                kind=kind,
                 reason=f"SLA breached in {task.queue}",
                 trigger="timer:sla",
                 request=task.request,
+                handoff=task.handoff,  # still the same handoff, whoever's queue it is in now
             )
             found.append((task, order))
         return found
@@ -420,13 +476,7 @@ class HandoffDesk:
         return next((t for t in self.engine.state.tasks if t.task_id == task_id), None)
 
     def refusal(self, action: TaskAction) -> str | None:
-        """Why this action cannot apply now (None: it can)."""
-        task = self.task(action.task_id)
-        if task is None:
-            return f"task {action.task_id} is not open for this lead"
-        if action.action == "accept" and task.accepted:
-            return f"task {action.task_id} is already accepted"
-        return None
+        return refusal(self.engine.state, action)
 
     def act(self, action: TaskAction, now: datetime) -> str:
         """Apply accept, reject or close; returns the task's new status."""
@@ -443,42 +493,51 @@ class HandoffDesk:
                 now, trigger, "task.rejected", f"task {task.task_id}: {action.reason.value}", inputs
             )
             self._close(task, now, trigger)
-            if task.kind in HANDOFF_KINDS:
+            if task.handoff:
                 self._recycle(action.reason.value, now, trigger)
-            elif task.kind is QueueKind.LICENCE_VERIFICATION:
-                self.engine.state.sample_status = "not_verified"
+            else:
+                if task.kind is QueueKind.LICENCE_VERIFICATION:
+                    self.engine.state.sample_status = "not_verified"
+                self._request_done(task, now, trigger)
             return "rejected"
         inputs["outcome"] = action.outcome or ""
         self.engine.decide(
-            now,
-            trigger,
-            "task.closed",
-            f"task {task.task_id}: {action.outcome or 'closed'}",
-            inputs,
+            now, trigger, "task.closed", f"{task.task_id}: {action.outcome or 'closed'}", inputs
         )
         self._close(task, now, trigger)
-        if task.kind in HANDOFF_KINDS:
+        if task.handoff:
+            self.engine.state.routes_total = 0  # this handoff ran its course
             self.engine.move_stage(now, trigger, Stage.CLOSED, "task.closed")
+        else:
+            self._request_done(task, now, trigger)
         return "closed"
 
     def _accept(self, task: OpenTask, now: datetime, trigger: str, inputs: dict[str, str]) -> str:
         state = self.engine.state
         self.engine.decide(now, trigger, "task.accepted", f"task {task.task_id}", inputs)
-        task.due_at = None
-        task.accepted = True
-        if task.kind in HANDOFF_KINDS:
+        task.due_at, task.accepted = None, True
+        if task.handoff:
+            state.routes_total = 0  # somebody owns it now: the bouncing has stopped
             if state.stage is Stage.HANDED_OFF:
                 self.engine.move_stage(now, trigger, Stage.SALES_ACCEPTED, "task.accepted")
             return "accepted"
         self._close(task, now, trigger)
         if task.kind is QueueKind.LICENCE_VERIFICATION:
             state.sample_status = "verified"
-            self.engine.decide(
-                now, trigger, "sample.verified", f"licence verified: {inputs['actor']}"
-            )
-            ctx = self._context(E.SAMPLE_REQUESTED.value, {"signed_request": True}, None)
+            verified_by = f"licence verified by {inputs['actor']}"
+            self.engine.decide(now, trigger, "sample.verified", verified_by)
+            ctx = self._context(E.SAMPLE_REQUESTED.value, {}, None, licence_verified=True)
             self._route(ctx, now, trigger, E.SAMPLE_REQUESTED.value)
         return "accepted"
+
+    def _request_done(self, task: OpenTask, now: datetime, trigger: str) -> None:
+        """A request handled outside sales (a sample) that held nurture back: lift the hold
+        once nothing else holds it."""
+        routing, state = self.routing, self.engine.state
+        assert routing is not None
+        if task.stops_nurture and not any(t.stops_nurture for t in state.tasks):
+            self.engine.lift(now, trigger, routing.recycle_clears, f"task {task.task_id} done")
+            self.engine.replan(now, trigger)
 
     def _close(self, task: OpenTask, now: datetime, trigger: str) -> None:
         state = self.engine.state
@@ -501,12 +560,13 @@ class HandoffDesk:
         state.reject_counts[reason] = state.reject_counts.get(reason, 0) + 1
         state.recycled_at = now
         engine.move_stage(now, trigger, Stage.RECYCLED, f"recycle.{reason}")
-        engine.lift(now, trigger, routing.recycle_clears, f"recycled: {reason}")
+        earlier = [r for r in state.stops if r.startswith(RECYCLE)]  # a newer reason decides
+        engine.lift(now, trigger, [*routing.recycle_clears, *earlier], f"recycled: {reason}")
         track = routing.recycle_tracks.get(reason, engine.program.tracks.default)  # type: ignore[call-overload]
         if track is None:
-            engine.stop(now, trigger, f"recycle.{reason}", f"rejected by sales: {reason}")
+            engine.stop(now, trigger, f"{RECYCLE}{reason}", f"rejected by sales: {reason}")
             return
         before, state.track, state.next_asset = state.track, track, None
-        engine.decide(now, trigger, f"recycle.{reason}", f"track {before or 'none'} -> {track}")
+        engine.decide(now, trigger, f"{RECYCLE}{reason}", f"track {before or 'none'} -> {track}")
         state.planned_touch_at = now + engine.program.cadence.first_touch_delay
         engine.replan(now, trigger)

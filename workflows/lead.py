@@ -7,11 +7,12 @@ the I/O. It continues as new before its history grows large, archiving its decis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from models.events import LeadEvent
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
     from models.search import LEAD_QUEUE, LEAD_SCORE, LEAD_STAGE, LEAD_TRACK
     from workflows.checks import rejection
     from workflows.engine import LeadEngine, TouchOrder
+    from workflows.handoff import refusal as task_refusal
     from workflows.webhook import CrmWebhookWorkflow
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -163,7 +165,10 @@ class LeadWorkflow:
         try:
             outcome = engine.apply_event(event, workflow.now())
         except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
-            return engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
+            outcome = engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
+            if self._routing:  # what it routed before it failed still gets its task
+                await self._dispatch_routes(engine)
+            return outcome
         await self._record_review()
         if self._routing:
             await self._dispatch_routes(engine)
@@ -243,9 +248,9 @@ class LeadWorkflow:
     @act_on_task.validator
     def _validate_act_on_task(self, action: TaskAction) -> None:
         landing = bool(self._state.route_orders) or self._dispatching.locked()
-        refusal = self._engine.handoff.refusal(action) if self._engine else "lead not ready"
-        if refusal and not landing:
-            raise ValueError(refusal)
+        refused = task_refusal(self._state, action)
+        if refused and not landing:
+            raise ValueError(refused)
 
     async def _dispatch_routes(self, engine: LeadEngine) -> None:
         """Turn routing decisions into CRM tasks (enriching first where a territory is
@@ -288,14 +293,16 @@ class LeadWorkflow:
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=ACTIVITY_RETRY,
         )
-        if result.webhook and result.created:
-            # Its own workflow retries the delivery with backoff; the lead does not wait.
-            await workflow.start_child_workflow(
-                CrmWebhookWorkflow.run,
-                WebhookInput(task_id=task.task_id),
-                id=f"crm-webhook-{task.task_id}",
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-            )
+        if result.webhook:
+            # Its own workflow retries the delivery with backoff; the lead does not wait. Its
+            # id is the task's, so a task is never delivered by two workflows.
+            with contextlib.suppress(WorkflowAlreadyStartedError):  # already delivering it
+                await workflow.start_child_workflow(
+                    CrmWebhookWorkflow.run,
+                    WebhookInput(task_id=task.task_id),
+                    id=f"crm-webhook-{task.task_id}",
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                )
         return result
 
     async def _flush_task_updates(self, engine: LeadEngine) -> None:
