@@ -52,7 +52,7 @@ from starter.keys import stored_holder
 from starter.reviews import ReviewNotOpen, UnknownReview, decide_review
 from starter.segment import router as segment_router
 from starter.settings import Settings
-from starter.tasks import TaskNotOpen, UnknownTask, act_on_task
+from starter.tasks import TaskNotOpen, UnknownTask, WrongTeam, act_on_task
 from starter.temporal import connect
 from workflows.lead import LeadWorkflow
 
@@ -135,8 +135,8 @@ def _engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def require(scope: str) -> Any:
-    """A dependency admitting only keys that hold `scope`."""
+def require(scope: str, *alternatives: str) -> Any:
+    """A dependency admitting only keys that hold `scope` (or one of the alternatives)."""
 
     def check(
         request: Request,
@@ -149,8 +149,10 @@ def require(scope: str) -> Any:
         )
         if holder is None:
             raise HTTPException(401, "unknown or revoked API key")
-        if scope not in holder.scopes:
-            raise HTTPException(403, f"this API key lacks the '{scope}' scope")
+        wanted = (scope, *alternatives)
+        if not set(wanted) & set(holder.scopes):
+            named = "' or '".join(wanted)
+            raise HTTPException(403, f"this API key lacks the '{named}' scope")
         return holder  # type: ignore[no-any-return]
 
     return Depends(check)
@@ -434,9 +436,13 @@ def _routes() -> Any:
         """Tasks per queue and status, and the reject reasons given so far, counted."""
         return task_summary(engine)
 
-    async def _act(client: Client, engine: Engine, action: TaskAction) -> TaskActionResult:
+    async def _act(
+        client: Client, engine: Engine, action: TaskAction, holder: KeyHolder
+    ) -> TaskActionResult:
         try:
-            return await act_on_task(client, engine, action)
+            return await act_on_task(client, engine, action, scopes=holder.scopes)
+        except WrongTeam as err:
+            raise HTTPException(403, str(err)) from err
         except UnknownTask as err:
             raise HTTPException(404, str(err)) from err
         except TaskNotOpen as err:
@@ -447,13 +453,13 @@ def _routes() -> Any:
         task_id: str,
         client: ClientDep,
         engine: EngineDep,
-        holder: Annotated[KeyHolder, require("sales:act")],
+        holder: Annotated[KeyHolder, require("sales:act", "compliance:act")],
         body: TaskNoteBody | None = None,
     ) -> TaskActionResult:
         """The queue takes the lead: sales_accepted for a sales task (the SLA is met)."""
         note = body.note if body else None
         action = TaskAction(task_id=task_id, action="accept", note=note, actor=holder.name)
-        return await _act(client, engine, action)
+        return await _act(client, engine, action, holder)
 
     @router.post("/v1/crm/tasks/{task_id}/reject", tags=["sales"])
     async def reject_task(
@@ -461,7 +467,7 @@ def _routes() -> Any:
         body: RejectBody,
         client: ClientDep,
         engine: EngineDep,
-        holder: Annotated[KeyHolder, require("sales:act")],
+        holder: Annotated[KeyHolder, require("sales:act", "compliance:act")],
     ) -> TaskActionResult:
         """Send the lead back with a reason code: recycled to nurture on the reason's track."""
         action = TaskAction(
@@ -471,7 +477,7 @@ def _routes() -> Any:
             note=body.note,
             actor=holder.name,
         )
-        return await _act(client, engine, action)
+        return await _act(client, engine, action, holder)
 
     @router.post("/v1/crm/tasks/{task_id}/close", tags=["sales"])
     async def close_task(
@@ -479,7 +485,7 @@ def _routes() -> Any:
         body: CloseBody,
         client: ClientDep,
         engine: EngineDep,
-        holder: Annotated[KeyHolder, require("sales:act")],
+        holder: Annotated[KeyHolder, require("sales:act", "compliance:act")],
     ) -> TaskActionResult:
         """Close the task with its outcome (a sales task closes the lead)."""
         action = TaskAction(
@@ -489,7 +495,7 @@ def _routes() -> Any:
             note=body.note,
             actor=holder.name,
         )
-        return await _act(client, engine, action)
+        return await _act(client, engine, action, holder)
 
     @router.get("/v1/unsubscribe", tags=["recipients"], response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: Annotated[str, Query(max_length=300)]) -> str:

@@ -24,21 +24,41 @@ class TaskNotOpen(ValueError):
     """The task was already accepted, rejected, closed or escalated."""
 
 
+class WrongTeam(PermissionError):
+    """The key's scopes do not cover this kind of task."""
+
+
+# Medical-side work (DOMAIN: never sales) is for keys with compliance:act; the rest sales:act.
+MEDICAL_SIDE = frozenset(
+    {"drug_safety", "medical_information", "trial_intake", "licence_verification"}
+)
+
+
+def scope_for(kind: str) -> str:
+    return "compliance:act" if kind in MEDICAL_SIDE else "sales:act"
+
+
 def _task(engine: Engine, task_id: str) -> CrmTask | None:
     with Session(engine) as session:
         return session.get(CrmTask, task_id)
 
 
-async def act_on_task(client: Client, engine: Engine, action: TaskAction) -> TaskActionResult:
+async def act_on_task(
+    client: Client, engine: Engine, action: TaskAction, scopes: frozenset[str] | None = None
+) -> TaskActionResult:
     """Deliver the action to the lead's workflow (an update: the answer says what it did).
 
     Raises:
         UnknownTask: no such task.
         TaskNotOpen: the task is no longer open in the lead's workflow.
+        WrongTeam: `scopes` (an API key's; None for the CLI) do not cover the task's kind.
     """
     task = await asyncio.to_thread(_task, engine, action.task_id)
     if task is None:
         raise UnknownTask(action.task_id)
+    needed = scope_for(task.kind)
+    if scopes is not None and needed not in scopes:
+        raise WrongTeam(f"a {task.kind} task needs the '{needed}' scope")
     handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(task.lead_id))
     try:
         return await handle.execute_update(LeadWorkflow.act_on_task, action)  # type: ignore[no-any-return]

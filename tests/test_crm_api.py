@@ -63,6 +63,20 @@ async def test_sales_list_accept_and_close_a_routed_meeting_request(
 
         forbidden = await api.post(f"/v1/crm/tasks/{task_id}/accept")
         assert forbidden.status_code == 403 and "sales:act" in forbidden.json()["detail"]
+        question = {"text": "Who can enrol in CORVA-HF?"}
+        medical = await api.post(
+            "/v1/events",
+            json=event_payload("trial_question", email="l.chen@uic.example", properties=question),
+        )
+        lead_mi = medical.json()["lead_id"]
+
+        async def trial_task() -> list[dict[str, Any]]:
+            params = {"lead_id": lead_mi}
+            return (await api.get("/v1/crm/tasks", params=params)).json()  # type: ignore[no-any-return]
+
+        [trial] = await eventually(trial_task)
+        not_sales = await api.post(f"/v1/crm/tasks/{trial['task_id']}/accept", headers=sales)
+        assert not_sales.status_code == 403 and "compliance:act" in not_sales.json()["detail"]
         unknown = await api.post("/v1/crm/tasks/ld_x-t9/accept", headers=sales)
         assert unknown.status_code == 404 and "ld_x-t9" in unknown.json()["detail"]
         no_reason = await api.post(f"/v1/crm/tasks/{task_id}/reject", json={}, headers=sales)
@@ -112,7 +126,7 @@ async def test_sales_list_accept_and_close_a_routed_meeting_request(
         summary = (await api.get("/v1/crm/summary")).json()
 
     assert state["stage"] == "closed" and state["owner_queue"] is None
-    assert summary["by_queue"] == {"sales-us-midwest": {"closed": 1}}
+    assert summary["by_queue"]["sales-us-midwest"] == {"closed": 1}
     handoffs = {(e["actor"], e["what"]) for e in audit["entries"] if e["kind"] == "handoff"}
     assert ("leadflow", f"task {task_id} in sales-us-midwest (route.meeting_request)") in handoffs
     assert any(actor.startswith("cli:") and "closed" in what for actor, what in handoffs)
