@@ -1,6 +1,6 @@
 """Ingest over real HTTP, against a bare signal-with-start baseline, and speed to lead.
 
-Run: cd /work/wt-bench && /work/main/.venv/bin/python -m bench.ingest [--events 2000]
+Run: .venv/bin/python -m bench.ingest [--events 2000] [--quick]
      [--concurrency 16] [--leads N/4] [--batch 1] [--meetings 200] [--background-rate 50]
      [--poll-interval 0.01] [--database-url postgresql://...] [--profile] [--quick]
 
@@ -802,7 +802,7 @@ class Report:
 
 
 def print_report(options: Options, argv: list[str], report: Report, wall: float) -> None:
-    command = "cd /work/wt-bench && /work/main/.venv/bin/python -m bench.ingest"
+    command = ".venv/bin/python -m bench.ingest"
     print()
     print("=" * 100)
     print("bench.ingest summary")
