@@ -3,6 +3,7 @@ public holidays of the lead's country (the `holidays` package)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,9 +25,15 @@ def _calendar(country: str | None) -> holidays.HolidayBase | None:
         return None
 
 
+_CALENDAR_LOCK = threading.Lock()  # a calendar fills in years lazily; activities share it
+
+
 def is_working_day(day: date, hours: BusinessHours, country: str | None) -> bool:
-    calendar = _calendar(country)
-    return day.weekday() in hours.days and not (calendar is not None and day in calendar)
+    if day.weekday() not in hours.days:
+        return False
+    with _CALENDAR_LOCK:
+        calendar = _calendar(country)
+        return not (calendar is not None and day in calendar)
 
 
 def add_business_time(

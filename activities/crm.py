@@ -335,7 +335,10 @@ class CrmActivities:
     @activity.defn(name=ENRICH_FACTS)
     def enrich_facts(self, request: EnrichFactsInput) -> EnrichFactsResult:
         """Routing needs a territory: map again with the program's current reference data."""
-        reference = load_program(self._program_path).reference
+        try:
+            reference = load_program(self._program_path).reference
+        except ProgramError:  # an unreadable program: routing goes on, to the data steward
+            return EnrichFactsResult(territory=None, missing_routing_fields=["territory"])
         territory = territory_for(request.country, request.postal_code, reference)
         present = {
             "country": request.country,
