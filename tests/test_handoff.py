@@ -387,3 +387,26 @@ async def test_a_lead_without_a_territory_is_enriched_again_then_goes_to_the_dat
     [routed] = [d for d in state.decisions if d.rule_id == "route.meeting_request"]
     assert routed.inputs["to_queue"] == "(after enrichment)"
     assert not [t for t in tasks(sqlite_engine) if t.kind == "sales"]
+
+
+async def test_one_request_opens_a_safety_task_and_a_sales_task_without_the_text(
+    time_skipping_env: WorkflowEnvironment,
+    settings: Settings,
+    sqlite_engine: Engine,
+    smtp_server: SmtpSink,
+) -> None:
+    """DOMAIN precedence: the report goes to drug safety first, the meeting to sales too."""
+    comment = "Please call - my patient got really dizzy and fainted after starting Corvanta"
+    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+        await lead.event("meeting_requested", product="Corvanta", comment=comment)
+        safety = await task_in(sqlite_engine, "drug-safety")
+        sales = await task_in(sqlite_engine, "sales-us-midwest")
+        state = await lead.until(lambda s: not s.route_orders)
+
+    assert rules_fired(state.decisions) == ["route.drug_safety", "route.meeting_request"]
+    [case_ref] = state.case_refs
+    for task in (safety, sales):
+        assert "dizzy" not in task.context
+        assert json.loads(task.context)["case_refs"] == [case_ref]
+    assert state.stage is Stage.HANDED_OFF

@@ -179,6 +179,10 @@ class LeadEngine:
             self._apply_engagement(etype, event, now, trigger)
             self._apply_intent(etype, now, trigger)
             self._apply_track(event, now, trigger)
+        elif routed is not None and etype in HIGH_INTENT and self.routing_enabled:
+            # DOMAIN precedence: the report went to its case; the request itself (a structured
+            # type, no text) still reaches the commercial side. It is not scored.
+            self._apply_intent(etype, now, trigger)
         self.rescore(now, trigger, promote=etype not in MEDICAL and routed is None)
         if self.routing_enabled:
             self.handoff.observe(etype, event, routed)

@@ -55,6 +55,9 @@ SALES_STAGES = frozenset({Stage.HANDED_OFF, Stage.SALES_ACCEPTED, Stage.MEETING_
 BLOCKED_STAGES = frozenset({Stage.OPTED_OUT, Stage.COMPLIANCE_HOLD, Stage.DISQUALIFIED})
 SALES_RESPONSES = frozenset({E.SALES_CONTACTED, E.MEETING_BOOKED})
 ESCALATION = "sla.escalation"
+REQUESTS = frozenset(
+    {E.MEETING_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
+)
 RECYCLE = "recycle."
 
 
@@ -128,6 +131,10 @@ class HandoffDesk:
             self._sample_request(properties, now, trigger)
         ctx = self._context(etype.value, properties, routed)
         self._route(ctx, now, trigger, etype.value)
+        if routed is not None and etype in REQUESTS:
+            # One event may open a safety case and a commercial task (DOMAIN precedence): the
+            # request is routed as well, as if it had no text; its task shows the case reference.
+            self._route(self._context(etype.value, properties, None), now, trigger, etype.value)
 
     def _context(
         self,
