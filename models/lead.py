@@ -143,6 +143,9 @@ class LeadState(BaseModel):
     recycled_at: datetime | None = Field(
         default=None, description="re-qualifying after a recycle needs behaviour after this"
     )
+    held_request: str | None = Field(
+        default=None, description="a request blocked by a compliance hold, routed on release"
+    )
     sample_status: str | None = Field(
         default=None, description="verification_pending | verified | not_verified"
     )

@@ -73,7 +73,12 @@ async def test_release_resumes_where_it_stopped_and_records_the_reviewer(
     assert before is not None
     await _decide(unverified, "release")
     state = await unverified.state()
-    assert state.stage is before.stage_before and state.review is None
+    assert state.review is None
+    moves = [d.outcome for d in state.decisions if d.rule_id == "compliance.release"]
+    assert f"stage compliance_hold -> {before.stage_before.value}" in moves
+    # The pricing request it held back goes on to sales now.
+    assert any(d.rule_id == "routing.released" for d in state.decisions)
+    assert state.stage is Stage.HANDED_OFF and state.owner_queue == "sales-us-midwest"
     [item] = list_reviews(sqlite_engine, "released")
     assert (item.reviewer, item.note) == ("c.okafor", "checked the request")
     released = [d for d in state.decisions if d.rule_id == "compliance.release"]
@@ -83,7 +88,8 @@ async def test_release_resumes_where_it_stopped_and_records_the_reviewer(
 async def test_block_disqualifies(unverified: Journey, sqlite_engine: Engine) -> None:
     await unverified.until(lambda s: s.review is not None)
     await _decide(unverified, "block")
-    assert (await unverified.state()).stage is Stage.DISQUALIFIED
+    state = await unverified.state()
+    assert state.stage is Stage.DISQUALIFIED and state.tasks == []  # the request is dropped
     assert [r.status for r in list_reviews(sqlite_engine, None)] == ["blocked"]
 
 

@@ -364,6 +364,10 @@ class LeadEngine:
                     f"next touch brought forward to {soon.isoformat()}",
                 )
 
+    def apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
+        """The fast lane for a request routed later (e.g. after a compliance release)."""
+        self._apply_intent(etype, now, trigger)
+
     def _apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
         if etype not in HIGH_INTENT:
             return
@@ -497,6 +501,8 @@ class LeadEngine:
             self.move_stage(now, trigger, review.stage_before, "compliance.release")
         else:
             self.move_stage(now, trigger, Stage.DISQUALIFIED, "compliance.block")
+        if self.routing_enabled:
+            self.handoff.after_review(decision.decision == "release", now, trigger)
         self.replan(now, trigger)
 
     # -- scores ----------------------------------------------------------------------------

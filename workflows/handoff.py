@@ -214,6 +214,8 @@ class HandoffDesk:
             self.engine.decide(
                 now, trigger, "routing.blocked", f"{order.rule_id}: {blocked}", inputs
             )
+            if state.stage is Stage.COMPLIANCE_HOLD and order.request:
+                state.held_request = order.request  # routed again if compliance releases
             return False
         if order.kind in HANDOFF_KINDS and state.stage in SALES_STAGES:
             self.engine.decide(
@@ -284,6 +286,17 @@ class HandoffDesk:
                 self.engine.decide(now, trigger, "sla.met", f"task {task.task_id}: {etype.value}")
                 if self.engine.state.stage is Stage.HANDED_OFF:
                     self.engine.move_stage(now, trigger, Stage.SALES_ACCEPTED, "sla.met")
+
+    def after_review(self, released: bool, now: datetime, trigger: str) -> None:
+        """A request held for compliance review is routed once released (dropped if blocked)."""
+        state = self.engine.state
+        request, state.held_request = state.held_request, None
+        if not (released and request and self.routing):
+            return
+        etype = E(request)
+        self.engine.decide(now, trigger, "routing.released", f"routing the held {request}")
+        self.engine.apply_intent(etype, now, trigger)
+        self._route(self._context(request, {}, None), now, trigger, request)
 
     # -- route orders -> CRM tasks -----------------------------------------------------------
 

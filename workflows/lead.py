@@ -181,7 +181,10 @@ class LeadWorkflow:
         review = self._state.review
         assert review is not None
         engine.decide_review(decision, workflow.now())
-        return await self._review_activity(CLOSE_REVIEW, review, decision)
+        result = await self._review_activity(CLOSE_REVIEW, review, decision)
+        if self._routing:  # a request held back by the review goes on to its queue
+            await self._dispatch_routes(engine)
+        return result
 
     @decide_review.validator
     def _validate_decide_review(self, decision: ReviewDecision) -> None:
