@@ -401,6 +401,45 @@ def lead_decisions(lead_id: str, as_json: Annotated[bool, typer.Option("--json")
     asyncio.run(decisions())
 
 
+@lead_app.command("history")
+def lead_history(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The Temporal history of the lead's current run: every event, signal, timer, activity
+    and update, in order (`--json`: the raw history, as the Temporal UI exports it)."""
+
+    async def history() -> None:
+        found = await (await _lead_handle(lead_id)).fetch_history()
+        if as_json:
+            print(found.to_json())
+            return
+        for event in found.events:  # one line each, so it greps and pipes well
+            kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
+            when = f"{event.event_time.ToDatetime():%Y-%m-%d %H:%M:%S}"
+            detail = _history_detail(event)
+            console.print(f"{event.event_id:>5}  {when}  {kind:<44} {detail}", highlight=False)
+
+    from temporalio.api.enums.v1 import EventType
+
+    asyncio.run(history())
+
+
+def _history_detail(event: Any) -> str:
+    """The name that says what a history event was about (never a payload)."""
+    for field, name in (
+        ("activity_task_scheduled_event_attributes", "activity_type.name"),
+        ("workflow_execution_signaled_event_attributes", "signal_name"),
+        ("workflow_execution_update_accepted_event_attributes", "accepted_request.input.name"),
+        ("timer_started_event_attributes", "start_to_fire_timeout"),
+        ("marker_recorded_event_attributes", "marker_name"),
+        ("start_child_workflow_execution_initiated_event_attributes", "workflow_id"),
+    ):
+        if event.HasField(field):
+            value: Any = getattr(event, field)
+            for part in name.split("."):
+                value = getattr(value, part)
+            return str(value.ToTimedelta()) if hasattr(value, "ToTimedelta") else str(value)
+    return ""
+
+
 @lead_app.command("pause")
 def lead_pause(
     lead_id: str,

@@ -128,3 +128,22 @@ async def test_a_held_lead_is_listed_and_released_from_the_cli(
     assert unknown.exit_code == 1 and "no review rv_nope" in unknown.output
     bad = await leadflow("review", "decide", "rv_x", "--decision", "approve", "--reviewer", "x")
     assert bad.exit_code == 2
+
+
+async def test_lead_history_lists_signals_activities_and_timers(
+    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_engine: Engine, smtp_server: SmtpSink
+) -> None:
+    async with running_worker(dev_env.client, cli_env, sqlite_engine):
+        lead = Journey(dev_env, cli_env, sqlite_engine, smtp_server)
+        await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+        assert lead.lead_id is not None
+        await eventually(lambda: lead.emails())
+        shown = await leadflow("lead", "history", lead.lead_id)
+        raw = await leadflow("lead", "history", lead.lead_id, "--json")
+
+    assert shown.exit_code == 0, shown.output
+    for expected in ("workflow_execution_started", "record_event", "load_program", "send_touch"):
+        assert expected in shown.output
+    assert (
+        json.loads(raw.output)["events"][0]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+    )
