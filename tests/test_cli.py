@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +148,21 @@ async def test_lead_history_lists_signals_activities_and_timers(
     assert (
         json.loads(raw.output)["events"][0]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
     )
+
+
+async def test_simulate_shows_what_the_program_would_do_offline(tmp_path: Path) -> None:
+    not_a_journey = tmp_path / "journey.yaml"
+    not_a_journey.write_text("name: just a mapping\n")
+    shown = await leadflow("simulate", "examples/journey.yaml", "--program", str(SAMPLE_PROGRAM))
+    raw = await leadflow("simulate", "examples/journey.yaml", "--json", "--days", "10")
+    broken = await leadflow("simulate", str(not_a_journey))
+
+    assert shown.exit_code == 0, shown.output
+    assert "route.meeting_request" in shown.output
+    result = json.loads(raw.output)
+    sent = [t["asset_id"] for t in result["touches"] if t["status"] == "sent"]
+    assert sent == ["CVT-EDU-100", "CVT-EVD-210"]  # the first touch, then the download's follow-up
+    rules = [d["rule_id"] for d in result["decisions"]]
+    assert "intent.fast_lane" in rules and "route.meeting_request" in rules
+    assert result["stage"] == "mql"  # no CRM offline: the route is the answer
+    assert broken.exit_code == 2 and "expected a list of events" in broken.output
