@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import structlog
 import yaml
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -39,6 +40,13 @@ def installed_binary(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed (it comes from the dev extra)")
     return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logs_beside_the_cli_output() -> None:
+    """Workers run inside the test process: their log lines go to the process's own stderr,
+    never into a CLI invocation's captured stdout (`--json` output stays parseable)."""
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.__stderr__))
 
 
 @pytest.fixture
