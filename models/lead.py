@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 from models.events import LeadEvent, LeadFacts
 from models.routing import ActivityItem, OpenTask, RouteOrder
@@ -129,7 +129,6 @@ class LeadState(BaseModel):
         default=False, description="DOMAIN 17: after an objection, engagement no longer scores"
     )
     owner_queue: str | None = None
-    open_handoff: bool = False
     tasks: list[OpenTask] = Field(default_factory=list, description="open CRM tasks")
     tasks_total: int = 0
     route_orders: list[RouteOrder] = Field(
@@ -160,6 +159,12 @@ class LeadState(BaseModel):
     )
 
     _recent: set[str] | None = PrivateAttr(default=None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def open_handoff(self) -> bool:
+        """A task that holds promotional nurture back is open (derived from `tasks`)."""
+        return any(t.stops_nurture for t in self.tasks)
 
     def remember_event(self, event_id: str, window: int = RECENT_EVENT_IDS) -> bool:
         """Record an event id; False when it was already seen (a duplicate delivery)."""

@@ -192,7 +192,7 @@ def test_a_recycled_lead_requalifies_only_through_fresh_behaviour() -> None:
     order = engine.state.route_orders[0]
     task = engine.handoff.task_input(order, start)
     engine.handoff.task_created(
-        order, task, CrmTaskResult(task_id=task.task_id, queue=order.queue, created=True), start
+        order, CrmTaskResult(task_id=task.task_id, queue=order.queue, created=True), start
     )
     assert engine.state.stage is Stage.HANDED_OFF
     later = start + timedelta(hours=1)

@@ -372,7 +372,6 @@ class HandoffDesk:
     def task_created(
         self,
         order: RouteOrder,
-        task: CrmTaskInput,
         result: CrmTaskResult,
         now: datetime,
         escalations: int = 0,
@@ -427,9 +426,7 @@ class HandoffDesk:
         )
 
     def _nurture_follows_tasks(self, now: datetime, trigger: str) -> None:
-        state = self.engine.state
-        state.open_handoff = any(t.stops_nurture for t in state.tasks)
-        self.engine.replan(now, trigger)
+        self.engine.replan(now, trigger)  # nurture stops or resumes with the open tasks
 
     # -- SLA -------------------------------------------------------------------------------
 
@@ -482,21 +479,17 @@ class HandoffDesk:
         self,
         old: OpenTask,
         order: RouteOrder,
-        task: CrmTaskInput,
         result: CrmTaskResult,
         now: datetime,
     ) -> None:
         state = self.engine.state
         state.tasks = [t for t in state.tasks if t.task_id != old.task_id]
-        self.task_created(order, task, result, now, escalations=old.escalations + 1)
+        self.task_created(order, result, now, escalations=old.escalations + 1)
 
     # -- what the owning team does ---------------------------------------------------------
 
     def task(self, task_id: str) -> OpenTask | None:
         return next((t for t in self.engine.state.tasks if t.task_id == task_id), None)
-
-    def refusal(self, action: TaskAction) -> str | None:
-        return refusal(self.engine.state, action)
 
     def act(self, action: TaskAction, now: datetime) -> str:
         """Apply accept, reject or close; returns the task's new status."""

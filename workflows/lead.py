@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -76,6 +77,17 @@ SEND_RETRY = RetryPolicy(
 )
 RELOAD_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["ProgramInvalid"])
 ROUTING_PATCH = "routing-and-handoff"  # histories recorded before routing replay without it
+
+
+async def _call(name: str, argument: Any, result_type: type[Any] | None = None) -> Any:
+    """An activity with the lead's usual timeout and retries (sends have their own)."""
+    return await workflow.execute_activity(
+        name,
+        argument,
+        result_type=result_type,
+        start_to_close_timeout=ACTIVITY_TIMEOUT,
+        retry_policy=ACTIVITY_RETRY,
+    )
 
 
 @workflow.defn
@@ -203,7 +215,7 @@ class LeadWorkflow:
     async def _review_activity(
         self, name: str, review: Review, decision: ReviewDecision | None
     ) -> ReviewRecordResult:
-        return await workflow.execute_activity(
+        return await _call(
             name,
             ReviewRecordInput(
                 lead_id=self._state.lead_id,
@@ -215,9 +227,7 @@ class LeadWorkflow:
                 escalated=review.escalated,
                 decision=decision,
             ),
-            result_type=ReviewRecordResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            ReviewRecordResult,
         )
 
     # -- routing and handoff ---------------------------------------------------------------
@@ -230,7 +240,7 @@ class LeadWorkflow:
         await workflow.wait_condition(
             lambda: not self._state.route_orders and not self._dispatching.locked()
         )
-        refusal = engine.handoff.refusal(action)
+        refusal = task_refusal(self._state, action)
         if refusal:
             raise ApplicationError(refusal, type="TaskNotOpen")
         status = engine.handoff.act(action, workflow.now())
@@ -267,7 +277,7 @@ class LeadWorkflow:
             order = self._state.route_orders[0]
             if order.needs_enrichment:
                 facts = self._state.facts
-                enriched = await workflow.execute_activity(
+                enriched = await _call(
                     ENRICH_FACTS,
                     EnrichFactsInput(
                         lead_id=self._state.lead_id,
@@ -277,24 +287,20 @@ class LeadWorkflow:
                         specialty=facts.specialty,
                         org_type=facts.org_type,
                     ),
-                    result_type=EnrichFactsResult,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
+                    EnrichFactsResult,
                 )
                 desk.enriched(order, enriched, workflow.now())
                 continue
             task = desk.task_input(order, workflow.now())
             result = await self._create_task(task)
-            desk.task_created(order, task, result, workflow.now())
+            desk.task_created(order, result, workflow.now())
         await self._flush_task_updates(engine)
 
     async def _create_task(self, task: CrmTaskInput) -> CrmTaskResult:
-        result = await workflow.execute_activity(
+        result = await _call(
             CREATE_CRM_TASK,
             task,
-            result_type=CrmTaskResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            CrmTaskResult,
         )
         if result.webhook:
             # Its own workflow retries the delivery with backoff; the lead does not wait. Its
@@ -311,11 +317,9 @@ class LeadWorkflow:
     async def _flush_task_updates(self, engine: LeadEngine) -> None:
         updates, engine.handoff.updates = engine.handoff.updates, []
         for update in updates:
-            await workflow.execute_activity(
+            await _call(
                 UPDATE_CRM_TASK,
                 update,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
             )
 
     async def _escalate_breaches(self, engine: LeadEngine) -> None:
@@ -326,7 +330,7 @@ class LeadWorkflow:
             for old, order in breached:
                 task = engine.handoff.task_input(order, workflow.now(), escalated_from=old)
                 result = await self._create_task(task)
-                engine.handoff.escalated(old, order, task, result, workflow.now())
+                engine.handoff.escalated(old, order, result, workflow.now())
             await self._flush_task_updates(engine)
 
     async def _ready(self) -> LeadEngine:
@@ -491,16 +495,14 @@ class LeadWorkflow:
         state = self._state
         batch = list(state.decisions)
         for start in range(0, len(batch), ARCHIVE_CHUNK):  # keeps each payload small
-            await workflow.execute_activity(
+            await _call(
                 ARCHIVE_DECISIONS,
                 ArchiveDecisionsInput(
                     lead_id=state.lead_id,
                     chain=state.chain,
                     decisions=batch[start : start + ARCHIVE_CHUNK],
                 ),
-                result_type=ArchiveDecisionsResult,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=ACTIVITY_RETRY,
+                ArchiveDecisionsResult,
             )
         assert self._engine is not None
         while len(self._inbox) > CARRY_LIMIT:  # keep the carried payload small
