@@ -22,8 +22,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.business_hours import add_business_time
 from activities.consent import consent_records, effective_consent
-from activities.enrichment import territory_for
+from activities.enrichment import enrich
 from activities.messaging import SmtpTarget, send_notice
+from models.events import LeadProfile
 from models.program import ConsentRules, Program, ProgramError, load_program
 from models.routing import (
     CREATE_CRM_TASK,
@@ -43,6 +44,7 @@ from models.tables import AssetRecord, CrmTask, Lead, OutboxMessage, utcnow
 log = structlog.get_logger(__name__)
 CHANNELS = ("email", "phone", "visit")
 ATTENDED = frozenset({"webinar_attended", "event_attended"})
+IDENTIFIERS = frozenset({"email", "npi", "crm_id"})
 SIGNATURE_HEADER = "X-Leadflow-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -339,16 +341,16 @@ class CrmActivities:
             reference = load_program(self._program_path).reference
         except ProgramError:  # an unreadable program: routing goes on, to the data steward
             return EnrichFactsResult(territory=None, missing_routing_fields=["territory"])
-        territory = territory_for(request.country, request.postal_code, reference)
-        present = {
-            "country": request.country,
-            "role": request.role,
-            "territory": territory,
-            "specialty": request.specialty,
-            "org_type": request.org_type,
-            "postal_code": request.postal_code,
-        }
-        missing = [f for f in reference.routing_critical if f in present and not present.get(f)]
+        # Facts the workflow already holds (validated at intake), without identifiers.
+        profile = LeadProfile.model_construct(
+            **request.model_dump(
+                include={"country", "postal_code", "role", "specialty", "org_type"}
+            )
+        )
+        result = enrich(profile, None, reference)
+        # The workflow holds no identifiers: only what routing itself can lack counts here.
+        missing = [f for f in result.missing_routing_fields if f not in IDENTIFIERS]
+        territory = result.territory
         return EnrichFactsResult(territory=territory, missing_routing_fields=missing)
 
     @activity.defn(name=DELIVER_CRM_WEBHOOK)
