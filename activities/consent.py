@@ -15,7 +15,16 @@ from models.events import EventType, LeadEventIn
 from models.program import ConsentRules
 from models.tables import ConsentRecord, Suppression, utcnow
 
-PERMISSIVENESS = {"withdrawn": 0, "pending": 1, "granted": 2, "confirmed": 2}
+# Least to most permissive: record statuses, and the effective states derived from them.
+PERMISSIVENESS = {
+    "withdrawn": 0,
+    "expired": 1,
+    "none": 1,
+    "pending": 2,
+    "no_objection": 3,
+    "granted": 4,
+    "confirmed": 4,
+}
 ALLOWING = frozenset({"granted", "confirmed", "no_objection"})
 
 

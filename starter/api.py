@@ -40,6 +40,7 @@ from starter.erasure import UnknownLead, erase_lead
 from starter.identity import IdentityConflict, find_lead_ids
 from starter.identity_api import identity_router
 from starter.intake import (
+    MAX_BODY_BYTES,
     EventPayloadError,
     IntakeRules,
     parse_body,
@@ -48,7 +49,7 @@ from starter.intake import (
     withdraw_by_link,
     workflow_id,
 )
-from starter.keys import stored_holder
+from starter.keys import key_holder
 from starter.reviews import ReviewNotOpen, UnknownReview, decide_review
 from starter.segment import router as segment_router
 from starter.settings import Settings
@@ -57,7 +58,6 @@ from starter.temporal import connect
 from workflows.lead import LeadWorkflow
 
 _bearer = HTTPBearer(auto_error=False)
-MAX_BODY_BYTES = 1_000_000  # workflow payloads stay far below Temporal's 2 MB limit
 
 
 def make_keyring(settings: Settings, extra: dict[str, str] | None = None) -> KeyRing:
@@ -144,9 +144,8 @@ def require(scope: str, *alternatives: str) -> Any:
     ) -> KeyHolder:
         if credentials is None:
             raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'")
-        holder = request.app.state.keyring.holder(credentials.credentials) or stored_holder(
-            request.app.state.engine, credentials.credentials
-        )
+        state = request.app.state
+        holder = key_holder(state.keyring, state.engine, credentials.credentials)
         if holder is None:
             raise HTTPException(401, "unknown or revoked API key")
         wanted = (scope, *alternatives)

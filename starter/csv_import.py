@@ -187,6 +187,9 @@ def _read_mapping_file(path: Path) -> dict[str, Any]:
         raise MappingError(f"{path}: cannot read the mapping: {err}") from None
     if not isinstance(raw, dict):
         raise MappingError(f"{path}: a mapping file holds keys such as type, columns, constants")
+    for key in ("columns", "constants"):
+        if raw.get(key) is not None and not isinstance(raw[key], dict):
+            raise MappingError(f"{path}: {key}: expected NAME: TARGET pairs, not a list or text")
     return raw
 
 

@@ -156,10 +156,6 @@ def resolve_lead(session: Session, profile: LeadProfile, *, link_on_email: bool 
     return resolve(session, profile, link_on_email=link_on_email).lead_id
 
 
-def lead_exists(session: Session, lead_id: str) -> bool:
-    return session.get(Lead, lead_id) is not None
-
-
 def find_lead_ids(
     session: Session, *, email: str | None, npi: str | None, crm_id: str | None = None
 ) -> list[str]:

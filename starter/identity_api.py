@@ -2,10 +2,9 @@
 `POST /v1/identity/reviews/{review_id}/decide` (scope `compliance:act`)."""
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy.engine import Engine
 
 from models.tables import IdentityReview
@@ -13,17 +12,13 @@ from starter.auth import KeyHolder
 from starter.stewardship import (
     IdentityReviewNotOpen,
     StewardDecision,
+    StewardDecisionBody,
     StewardDecisionResult,
     UnknownIdentityReview,
+    UnknownLead,
     decide_identity_review,
     list_identity_reviews,
 )
-
-
-class StewardDecisionBody(BaseModel):
-    decision: Literal["merge", "distinct"]
-    steward: str = Field(min_length=1, max_length=200)
-    note: str | None = Field(default=None, max_length=2000)
 
 
 def identity_router() -> APIRouter:
@@ -52,7 +47,7 @@ def identity_router() -> APIRouter:
     @router.post("/reviews/{review_id}/decide", response_model=StewardDecisionResult)
     async def decide(
         request: Request,
-        review_id: str,
+        review_id: Annotated[str, Path(min_length=1, max_length=40)],
         body: StewardDecisionBody,
         holder: Annotated[KeyHolder, require("compliance:act")],
     ) -> StewardDecisionResult:
@@ -70,7 +65,7 @@ def identity_router() -> APIRouter:
             return await asyncio.to_thread(
                 decide_identity_review, _engine(request), decision, rules
             )
-        except UnknownIdentityReview as err:
+        except (UnknownIdentityReview, UnknownLead) as err:
             raise HTTPException(404, str(err)) from err
         except IdentityReviewNotOpen as err:
             raise HTTPException(409, str(err)) from err

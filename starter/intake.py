@@ -64,6 +64,7 @@ class IntakeRules:
 
 DEFAULT_RULES = IntakeRules()
 MAX_BATCH = 500
+MAX_BODY_BYTES = 1_000_000  # per request body: workflow payloads stay far below Temporal's 2 MB
 
 
 class EventPayloadError(ValueError):

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.tables import ApiKeyRecord, utcnow
-from starter.auth import SCOPES, KeyHolder, hash_key
+from starter.auth import SCOPES, KeyHolder, KeyRing, hash_key
 
 
 class KeyRequestError(ValueError):
@@ -70,3 +70,8 @@ def stored_holder(engine: Engine, key: str) -> KeyHolder | None:
     if row is None:
         return None
     return KeyHolder(name=row.name, scopes=frozenset(json.loads(row.scopes)))
+
+
+def key_holder(keyring: KeyRing, engine: Engine, key: str) -> KeyHolder | None:
+    """Who holds `key`: a bootstrap key first, then a stored one (None: unknown or revoked)."""
+    return keyring.holder(key) or stored_holder(engine, key)

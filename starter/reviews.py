@@ -6,6 +6,7 @@ import asyncio
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.reviews import review_lead
 from models.lead import ReviewDecision, ReviewRecordResult
@@ -44,3 +45,7 @@ async def decide_review(
         return await handle.execute_update(LeadWorkflow.decide_review, decision)  # type: ignore[no-any-return]
     except WorkflowUpdateFailedError as err:
         raise ReviewNotOpen(decision.review_id) from err
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:  # the lead's workflow has ended (erased)
+            raise ReviewNotOpen(decision.review_id) from err
+        raise

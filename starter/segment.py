@@ -40,14 +40,21 @@ from models.segment import SegmentMapping
 from models.tables import Lead, SegmentUnmappedEvent, SegmentUser, utcnow
 from starter.auth import KeyHolder
 from starter.identity import IdentityConflict, survivor
-from starter.intake import MAX_BATCH, EventPayloadError, IntakeRules, submit_events, validate_event
-from starter.keys import stored_holder
+from starter.intake import (
+    MAX_BATCH,
+    MAX_BODY_BYTES,
+    EventPayloadError,
+    IntakeRules,
+    submit_events,
+    validate_event,
+)
+from starter.keys import key_holder
 
 log = structlog.get_logger(__name__)
 
-MAX_BODY_BYTES = 1_000_000  # after decompression, as for /v1/events
 SCOPE = "events:write"
 IDENTIFIERS = ("email", "npi", "crm_id")
+MAX_MESSAGE_ID = 200  # the envelope's event_id limit
 NO_LEAD_EVENT = ("group", "alias")
 
 
@@ -156,7 +163,7 @@ def authorize(request: Request, key: str | None) -> KeyHolder:
             "missing write key: send it as the HTTP Basic user or as writeKey in the body",
         )
     state = request.app.state
-    holder = state.keyring.holder(key) or stored_holder(state.engine, key)
+    holder = key_holder(state.keyring, state.engine, key)
     if holder is None:
         raise RequestRefused(401, "unauthorized", "unknown or revoked write key")
     if SCOPE not in holder.scopes:
@@ -274,8 +281,10 @@ def message_id(message: dict[str, Any]) -> str:
     """The message's `messageId`; without one, a stable id from its content, so a resent
     identical message is still recognised as a duplicate."""
     given = _text(message.get("messageId"))
-    if given:
+    if given and len(given) <= MAX_MESSAGE_ID:
         return given
+    if given:  # longer than an event id may be: a stable id made from it
+        return f"segment-{hashlib.sha256(given.encode()).hexdigest()[:32]}"
     digest = hashlib.sha256(json.dumps(message, sort_keys=True, default=str).encode()).hexdigest()
     return f"segment-{digest[:32]}"
 
@@ -381,8 +390,8 @@ def known_identifiers(engine: Engine, source_ids: list[str]) -> dict[str, str]:
 
 def link(engine: Engine, source_ids: list[str], lead_id: str) -> None:
     """Link each id to the lead (the latest identified lead wins for a shared device)."""
-    for source_id in source_ids:
-        with Session(engine) as session:
+    with Session(engine) as session:
+        for source_id in source_ids:
             session.merge(
                 SegmentUser(source_id_hash=_hash(source_id), lead_id=lead_id, linked_at=utcnow())
             )

@@ -23,7 +23,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from activities.consent import ConsentState, consent_records, effective_consent
+from activities.consent import (
+    PERMISSIVENESS,
+    ConsentState,
+    consent_records,
+    effective_consent,
+)
 from models.program import ConsentRules
 from models.tables import ConsentRecord, IdentityReview, Lead, LeadMerge, utcnow
 from starter.identity import refresh_match_keys, survivor
@@ -37,17 +42,8 @@ REASONS = {
 MAX_CANDIDATES = 10
 IDENTIFIERS = ("email", "npi", "crm_id")
 PROFILE_FIELDS = ("first_name", "last_name", "country", "organization")
-# Least to most permissive; a lead without an applicable record ("none", "no_objection")
-# carries no consent decision of its own.
-RANK = {
-    "withdrawn": 0,
-    "expired": 1,
-    "none": 1,
-    "pending": 2,
-    "no_objection": 3,
-    "granted": 4,
-    "confirmed": 4,
-}
+# A lead without an applicable record ("none", "no_objection") carries no consent decision
+# of its own.
 NO_RECORD = frozenset({"none", "no_objection"})
 
 
@@ -58,6 +54,13 @@ class UnknownIdentityReview(LookupError):
         super().__init__(f"no identity review {review_id}")
 
 
+class UnknownLead(LookupError):
+    """A review names a lead that no longer exists."""
+
+    def __init__(self, lead_id: str) -> None:
+        super().__init__(f"lead {lead_id} named by this review no longer exists")
+
+
 class IdentityReviewNotOpen(ValueError):
     """The review was already decided."""
 
@@ -65,13 +68,18 @@ class IdentityReviewNotOpen(ValueError):
         super().__init__(f"identity review {review_id} is not open (it is {status})")
 
 
-class StewardDecision(BaseModel):
-    """A data steward's decision on one identity review."""
+class StewardDecisionBody(BaseModel):
+    """What a steward sends: the decision, who decided, and why."""
 
-    review_id: str = Field(min_length=1, max_length=40)
     decision: Literal["merge", "distinct"]
     steward: str = Field(min_length=1, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
+
+
+class StewardDecision(StewardDecisionBody):
+    """A data steward's decision on one identity review."""
+
+    review_id: str = Field(min_length=1, max_length=40)
     actor: str = Field(min_length=1, max_length=200, description="the acting API key or user")
 
 
@@ -243,7 +251,7 @@ def decide_identity_review(
 def _locked(session: Session, lead_id: str) -> Lead:
     lead = session.get(Lead, lead_id, with_for_update=True)
     if lead is None:
-        raise UnknownIdentityReview(lead_id)
+        raise UnknownLead(lead_id)
     return survivor(session, lead)
 
 
@@ -337,7 +345,7 @@ def _restricts(theirs: ConsentState, ours: ConsentState) -> bool:
     """Whether the merged lead's recorded consent is less permissive than the survivor's."""
     if theirs.status in NO_RECORD:
         return False
-    return RANK.get(theirs.status, 0) < RANK.get(ours.status, 0)
+    return PERMISSIVENESS.get(theirs.status, 0) < PERMISSIVENESS.get(ours.status, 0)
 
 
 def _evidence(

@@ -278,6 +278,9 @@ async def test_steward_endpoints_need_the_right_key(api: httpx.AsyncClient) -> N
     )
     assert bad.status_code == 422
     assert {"body.decision", "body.steward"} <= {e["field"] for e in bad.json()["errors"]}
+    too_long = deciding.rsplit("/", 2)[0] + "/" + "r" * 41 + "/decide"
+    long_id = await api.post(too_long, json=body, headers=_as(STEWARD_KEY))
+    assert long_id.status_code == 422 and "review_id" in long_id.json()["message"]
     bad_status = await api.get(listing, params={"status": "closed"}, headers=_as(STEWARD_KEY))
     assert bad_status.status_code == 422 and "status" in bad_status.json()["message"]
 

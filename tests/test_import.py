@@ -103,6 +103,11 @@ def test_a_mapping_names_what_is_wrong_with_it(tmp_path: Path) -> None:
     with pytest.raises(MappingError) as missing:
         plan_import(write_csv(tmp_path / "leads.csv", ROWS), mapping)
     assert "mapped column(s) not in the header: Mail" in str(missing.value)
+    listed = tmp_path / "listed.yaml"
+    listed.write_text("type: page_viewed\ncolumns: [Email, When]\n")
+    with pytest.raises(MappingError) as as_list:
+        build_mapping(mapping_file=listed)
+    assert "columns: expected NAME: TARGET pairs" in str(as_list.value)
 
 
 def test_a_row_event_id_depends_on_the_event_not_on_spelling_or_column_names() -> None:

@@ -161,6 +161,9 @@ def test_a_message_without_message_id_gets_a_stable_one() -> None:
     first, again = _converted(message), _converted(dict(message))
     assert first.envelope["event_id"] == again.envelope["event_id"]
     assert first.envelope["event_id"].startswith("segment-")
+    long = _converted({**message, "messageId": "m" * 300}).envelope["event_id"]
+    assert long.startswith("segment-") and len(long) <= 200
+    assert long == _converted({**message, "messageId": "m" * 300}).envelope["event_id"]
 
 
 def test_unmapped_track_names_are_rejected_or_recorded_as_the_program_says() -> None:
