@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from models.search import SEARCH_ATTRIBUTES
 from starter.devserver import temporal_binary
+
+T = TypeVar("T")
 
 
 async def start_dev_server() -> WorkflowEnvironment:
@@ -17,3 +24,19 @@ async def start_dev_server() -> WorkflowEnvironment:
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
     )
+
+
+async def drive(
+    items: Iterable[T], send: Callable[[T], Awaitable[object]], lanes: int, rate: float = 0
+) -> None:
+    """`send` each item in order, at most `lanes` in flight and, if `rate`, `rate` a second."""
+    queue = iter(enumerate(items))
+    start = time.perf_counter()
+
+    async def lane() -> None:
+        for n, item in queue:
+            if rate:
+                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            await send(item)
+
+    await asyncio.gather(*(lane() for _ in range(lanes)))

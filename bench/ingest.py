@@ -63,6 +63,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from bench.echo import EchoInput, EchoWorkflow
+from bench.harness import drive
 from models.events import LeadEvent, LeadEventIn
 from models.lead import RECORD_EVENT
 from starter.devserver import DevServer
@@ -346,22 +347,6 @@ def fresh_postgres(url: str | None) -> Any:
 
 
 # -- sending ---------------------------------------------------------------------------------
-
-
-async def drive(
-    items: Iterable[T], send: Callable[[T], Awaitable[object]], lanes: int, rate: float = 0
-) -> None:
-    """`send` each item in order, at most `lanes` in flight and, if `rate`, `rate` a second."""
-    queue = iter(enumerate(items))
-    start = time.perf_counter()
-
-    async def lane() -> None:
-        for n, item in queue:
-            if rate:
-                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-            await send(item)
-
-    await asyncio.gather(*(lane() for _ in range(lanes)))
 
 
 @dataclass

@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.service import RPCError
     from temporalio.worker import Worker
 
-    from bench.harness import start_dev_server
+    from bench.harness import drive, start_dev_server
     from models.db import make_engine, migrate
     from models.events import LeadEvent, LeadEventIn
     from models.lead import RECORD_EVENT
@@ -149,22 +149,6 @@ class Runs:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-async def _bounded(
-    items: Iterable[T], send: Callable[[T], Awaitable[object]], limit: int, rate: float = 0
-) -> None:
-    """`send` each item in order, at most `limit` in flight and, if `rate`, `rate` a second."""
-    queue = iter(enumerate(items))
-    start = time.perf_counter()
-
-    async def lane() -> None:
-        for n, item in queue:
-            if rate:
-                await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-            await send(item)
-
-    await asyncio.gather(*(lane() for _ in range(limit)))
 
 
 async def _query(call: Callable[[], Awaitable[T]]) -> T | None:
@@ -276,7 +260,7 @@ class Bench:
             start_signal_args=[_signal_event(email)],
         )
         handle = self.client.get_workflow_handle(wid)  # no run id: follows continue-as-new
-        await _bounded(
+        await drive(
             range(events - 1),
             lambda _: handle.signal(NoOpWorkflow.record_event, _signal_event(email)),
             self.concurrency,
@@ -351,7 +335,7 @@ class Bench:
         per_key: int,
     ) -> Rate:
         start = time.perf_counter()
-        await _bounded(sends, send, self.concurrency)
+        await drive(sends, send, self.concurrency)
         accepted = time.perf_counter()
         pending = set(keys() if callable(keys) else keys)
         total = len(pending)
@@ -361,7 +345,7 @@ class Bench:
                 pending.discard(key)
 
         async def done() -> int:
-            await _bounded(list(pending), check, self.concurrency)
+            await drive(list(pending), check, self.concurrency)
             return total - len(pending)
 
         applied, seen = await _progress(done, total, start + self.timeout, self.stall)
@@ -374,7 +358,7 @@ class Bench:
         [result] = await submit_events(self.client, self.engine, self.lead_queue, [_intake(email)])
         wid = workflow_id(result.lead_id)
         handle = self.client.get_workflow_handle(wid)
-        await _bounded(
+        await drive(
             range(events - 1),
             lambda _: handle.signal(LeadWorkflow.record_event, _signal_event(email)),
             self.concurrency,

@@ -159,6 +159,8 @@ def require(scope: str, *alternatives: str) -> Any:
 
 ClientDep = Annotated[Client, Depends(_client)]
 EngineDep = Annotated[Engine, Depends(_engine)]
+# Who may act on CRM tasks: sales, or compliance for medical-side tasks (checked per task).
+ActingKey = Annotated[KeyHolder, require("sales:act", "compliance:act")]
 
 EVENT_BODY_SCHEMA = {
     "requestBody": {
@@ -436,65 +438,47 @@ def _routes() -> Any:
         return task_summary(engine)
 
     async def _act(
-        client: Client, engine: Engine, action: TaskAction, holder: KeyHolder
+        client: Client, engine: Engine, holder: KeyHolder, **action: Any
     ) -> TaskActionResult:
         try:
-            return await act_on_task(client, engine, action, scopes=holder.scopes)
-        except WrongTeam as err:
-            raise HTTPException(403, str(err)) from err
+            request = TaskAction(actor=holder.name, **action)
+            return await act_on_task(client, engine, request, scopes=holder.scopes)
         except UnknownTask as err:
             raise HTTPException(404, str(err)) from err
         except TaskNotOpen as err:
             raise HTTPException(409, str(err)) from err
+        except WrongTeam as err:
+            raise HTTPException(403, str(err)) from err
 
     @router.post("/v1/crm/tasks/{task_id}/accept", tags=["sales"])
     async def accept_task(
         task_id: str,
         client: ClientDep,
         engine: EngineDep,
-        holder: Annotated[KeyHolder, require("sales:act", "compliance:act")],
+        holder: ActingKey,
         body: TaskNoteBody | None = None,
     ) -> TaskActionResult:
         """The queue takes the lead: sales_accepted for a sales task (the SLA is met)."""
         note = body.note if body else None
-        action = TaskAction(task_id=task_id, action="accept", note=note, actor=holder.name)
-        return await _act(client, engine, action, holder)
+        return await _act(client, engine, holder, task_id=task_id, action="accept", note=note)
 
     @router.post("/v1/crm/tasks/{task_id}/reject", tags=["sales"])
     async def reject_task(
-        task_id: str,
-        body: RejectBody,
-        client: ClientDep,
-        engine: EngineDep,
-        holder: Annotated[KeyHolder, require("sales:act", "compliance:act")],
+        task_id: str, body: RejectBody, client: ClientDep, engine: EngineDep, holder: ActingKey
     ) -> TaskActionResult:
         """Send the lead back with a reason code: recycled to nurture on the reason's track."""
-        action = TaskAction(
-            task_id=task_id,
-            action="reject",
-            reason=body.reason,
-            note=body.note,
-            actor=holder.name,
+        return await _act(
+            client, engine, holder, task_id=task_id, action="reject", **body.model_dump()
         )
-        return await _act(client, engine, action, holder)
 
     @router.post("/v1/crm/tasks/{task_id}/close", tags=["sales"])
     async def close_task(
-        task_id: str,
-        body: CloseBody,
-        client: ClientDep,
-        engine: EngineDep,
-        holder: Annotated[KeyHolder, require("sales:act", "compliance:act")],
+        task_id: str, body: CloseBody, client: ClientDep, engine: EngineDep, holder: ActingKey
     ) -> TaskActionResult:
         """Close the task with its outcome (a sales task closes the lead)."""
-        action = TaskAction(
-            task_id=task_id,
-            action="close",
-            outcome=body.outcome,
-            note=body.note,
-            actor=holder.name,
+        return await _act(
+            client, engine, holder, task_id=task_id, action="close", **body.model_dump()
         )
-        return await _act(client, engine, action, holder)
 
     @router.get("/v1/unsubscribe", tags=["recipients"], response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: Annotated[str, Query(max_length=300)]) -> str:
