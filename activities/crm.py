@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.business_hours import add_business_time
 from activities.consent import consent_records, effective_consent
+from activities.content import current_asset
 from activities.enrichment import enrich
 from activities.messaging import SmtpTarget, send_notice
 from models.events import LeadProfile
@@ -39,7 +40,7 @@ from models.routing import (
     TaskUpdateInput,
     WebhookInput,
 )
-from models.tables import AssetRecord, CrmTask, Lead, OutboxMessage, utcnow
+from models.tables import CrmTask, Lead, OutboxMessage, utcnow
 
 log = structlog.get_logger(__name__)
 CHANNELS = ("email", "phone", "visit")
@@ -213,10 +214,15 @@ class CrmActivities:
         """What the team needs (DOMAIN 26): identifiers, why, content consumed with versions,
         consent per channel, sample eligibility, case references only, next action, SLA."""
         lead = session.get(Lead, request.lead_id)
-        catalog = {
-            a.asset_id: a
-            for a in session.exec(select(AssetRecord).order_by(col(AssetRecord.approval_date)))
-        }
+        shown = {i.asset_id for i in request.recent_activity if i.asset_id}
+        last_sent = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.lead_id == request.lead_id, OutboxMessage.status == "sent")
+            .order_by(col(OutboxMessage.created_at).desc())
+        ).first()
+        if last_sent is not None:
+            shown.add(last_sent.asset_id)
+        catalog = {a: found for a in shown if (found := current_asset(session, a)) is not None}
         versions = {asset_id: a.version for asset_id, a in catalog.items()}
         activity_items = [
             {
@@ -229,11 +235,6 @@ class CrmActivities:
             }
             for item in reversed(request.recent_activity)
         ]
-        last_sent = session.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.lead_id == request.lead_id, OutboxMessage.status == "sent")
-            .order_by(col(OutboxMessage.created_at).desc())
-        ).first()
         records = consent_records(session, request.lead_id)
         consent = {
             channel: str(
