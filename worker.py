@@ -14,20 +14,20 @@ from sqlmodel import Session
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities.content import import_catalog
+from activities.compliance_reviews import ReviewActivities
 from activities.crm import CrmActivities, Webhook
 from activities.decisions import DecisionArchive
+from activities.drug_safety import SafetyActivities
 from activities.messaging import Links, MessagingActivities, SmtpTarget
-from activities.program import ProgramActivities
-from activities.reviews import ReviewActivities
-from activities.safety import SafetyActivities
-from models.db import make_engine, migrate
+from activities.program_loader import ProgramActivities
+from leadflow_domain.content import import_catalog
+from models.db import connect_db, migrate
 from models.program import load_program
 from starter.logging import configure_logging
 from starter.settings import Settings
 from starter.temporal import connect, search_attributes_registered
 from workflows.lead import LeadWorkflow
-from workflows.safety import SafetyCaseWorkflow
+from workflows.safety_case import SafetyCaseWorkflow
 from workflows.webhook import CrmWebhookWorkflow
 
 log = structlog.get_logger(__name__)
@@ -35,7 +35,7 @@ ACTIVITY_THREADS = 16
 
 
 def build_worker(
-    client: Client, settings: Settings, engine: Engine, *, search_attributes: bool = False
+    client: Client, settings: Settings, db: Engine, *, search_attributes: bool = False
 ) -> Worker:
     """The worker `up`, `python worker.py` and the tests all run.
 
@@ -46,18 +46,18 @@ def build_worker(
     """
     smtp = SmtpTarget(settings.resolved_smtp_host, settings.smtp_port)
     messaging = MessagingActivities(
-        engine,
+        db,
         smtp,
         settings.program,
         Links(settings.resolved_public_url, settings.resolved_signing_key()),
     )
     program = ProgramActivities(settings.program, search_attributes=search_attributes)
-    archive = DecisionArchive(engine)
-    safety = SafetyActivities(engine, smtp, settings.program)
-    reviews = ReviewActivities(engine)
+    archive = DecisionArchive(db)
+    safety = SafetyActivities(db, smtp, settings.program)
+    reviews = ReviewActivities(db)
     secret = settings.crm_webhook_secret
     crm = CrmActivities(
-        engine,
+        db,
         smtp,
         settings.program,
         Webhook(
@@ -88,10 +88,10 @@ def build_worker(
     )
 
 
-def prepare_database(engine: Engine, settings: Settings) -> None:
+def prepare_database(db: Engine, settings: Settings) -> None:
     """Migrate the schema and import the program's catalog into the content library."""
-    migrate(engine)
-    with Session(engine) as session:
+    migrate(db)
+    with Session(db) as session:
         summary = import_catalog(session, load_program(settings.program))
     log.info("content library imported", **summary.__dict__)
 
@@ -101,11 +101,11 @@ async def main(client: Client | None = None, settings: Settings | None = None) -
     configure_logging()
     settings = settings or Settings()
     load_program(settings.program)  # a bad program file stops start-up with the field named
-    engine = make_engine(settings.resolved_database_url)
-    prepare_database(engine, settings)
+    db = connect_db(settings.resolved_database_url)
+    prepare_database(db, settings)
     client = client or await connect(settings)
     worker = build_worker(
-        client, settings, engine, search_attributes=await search_attributes_registered(client)
+        client, settings, db, search_attributes=await search_attributes_registered(client)
     )
     log.info("worker started", task_queue=settings.task_queue)
     await worker.run()

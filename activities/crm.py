@@ -13,20 +13,21 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.business_hours import add_business_time
-from activities.consent import consent_records, effective_consent
-from activities.content import current_asset
-from activities.enrichment import enrich
 from activities.messaging import SmtpTarget, send_notice
+from leadflow_domain.business_hours import add_business_time
+from leadflow_domain.consent import consent_records, effective_consent
+from leadflow_domain.content import current_asset
+from leadflow_domain.enrichment import enrich
 from models.events import LeadProfile
 from models.program import ConsentRules, Program, ProgramError, load_program
+from models.queries import task_view
 from models.routing import (
     CREATE_CRM_TASK,
     DELIVER_CRM_WEBHOOK,
@@ -61,73 +62,9 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def task_view(task: CrmTask) -> dict[str, Any]:
-    """A task as the API, the CLI and the webhook show it."""
-    return {
-        "task_id": task.task_id,
-        "lead_id": task.lead_id,
-        "queue": task.queue,
-        "kind": task.kind,
-        "status": task.status,
-        "rule_id": task.rule_id,
-        "rank": task.rank,
-        "reason": task.reason,
-        "request": task.request,
-        "program_version": task.program_version,
-        "created_at": task.created_at.isoformat(),
-        "due_at": task.due_at.isoformat() if task.due_at else None,
-        "updated_at": task.updated_at.isoformat() if task.updated_at else None,
-        "actor": task.actor,
-        "resolution": task.resolution,
-        "note": task.note,
-        "escalated_from": task.escalated_from,
-        "context": json.loads(task.context),
-    }
-
-
-def list_tasks(
-    engine: Engine,
-    *,
-    queue: str | None = None,
-    status: str | None = None,
-    lead_id: str | None = None,
-    limit: int = 200,
-) -> list[CrmTask]:
-    with Session(engine) as session:
-        query = select(CrmTask)
-        if queue:
-            query = query.where(CrmTask.queue == queue)
-        if status:
-            query = query.where(CrmTask.status == status)
-        if lead_id:
-            query = query.where(CrmTask.lead_id == lead_id)
-        query = query.order_by(col(CrmTask.created_at).desc()).limit(limit)
-        return list(session.exec(query).all())
-
-
-def task_summary(engine: Engine) -> dict[str, Any]:
-    """Counts per queue and status, and how often each reject reason was given."""
-    with Session(engine) as session:
-        rows = session.exec(
-            select(CrmTask.queue, CrmTask.status, CrmTask.resolution, func.count()).group_by(
-                col(CrmTask.queue), col(CrmTask.status), col(CrmTask.resolution)
-            )
-        ).all()
-    by_queue: dict[str, dict[str, int]] = {}
-    reasons: dict[str, int] = {}
-    for queue, status, resolution, count in rows:
-        statuses = by_queue.setdefault(queue, {})
-        statuses[status] = statuses.get(status, 0) + count
-        if status == "rejected" and resolution:
-            reasons[resolution] = reasons.get(resolution, 0) + count
-    return {"by_queue": by_queue, "reject_reasons": reasons}
-
-
 class CrmActivities:
-    def __init__(
-        self, engine: Engine, smtp: SmtpTarget, program_path: Path, webhook: Webhook
-    ) -> None:
-        self._engine = engine
+    def __init__(self, db: Engine, smtp: SmtpTarget, program_path: Path, webhook: Webhook) -> None:
+        self._db = db
         self._smtp = smtp
         self._program_path = program_path
         self._webhook = webhook
@@ -151,7 +88,7 @@ class CrmActivities:
                 request.time_zone,
                 request.country,
             )
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             existing = session.get(CrmTask, request.task_id)
             if existing is None:
                 task = CrmTask(
@@ -321,7 +258,7 @@ class CrmActivities:
 
     @activity.defn(name=UPDATE_CRM_TASK)
     def update_crm_task(self, request: TaskUpdateInput) -> None:
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             session.execute(
                 update(CrmTask)
                 .where(col(CrmTask.task_id) == request.task_id)
@@ -360,7 +297,7 @@ class CrmActivities:
         a 2xx. A 4xx other than 408/429 is final (the CRM refuses this payload)."""
         if not self._webhook.url:
             return
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             task = session.get(CrmTask, request.task_id)
             if task is None:
                 raise ApplicationError(
@@ -387,7 +324,7 @@ class CrmActivities:
                 non_retryable=True,
             )
         response.raise_for_status()
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             session.execute(
                 update(CrmTask)
                 .where(col(CrmTask.task_id) == request.task_id)

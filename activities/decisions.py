@@ -5,22 +5,26 @@ from __future__ import annotations
 import json
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from temporalio import activity
 
-from models.lead import ARCHIVE_DECISIONS, ArchiveDecisionsInput, ArchiveDecisionsResult, Decision
+from models.lead_state import (
+    ARCHIVE_DECISIONS,
+    ArchiveDecisionsInput,
+    ArchiveDecisionsResult,
+)
 from models.tables import DecisionLogEntry
 
 
 class DecisionArchive:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, db: Engine) -> None:
+        self._db = db
 
     @activity.defn(name=ARCHIVE_DECISIONS)
     def archive_decisions(self, request: ArchiveDecisionsInput) -> ArchiveDecisionsResult:
         """Insert decisions not yet archived (idempotent by lead and sequence number)."""
         chain = request.chain or ""
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             known = set(
                 session.exec(
                     select(DecisionLogEntry.seq).where(
@@ -46,26 +50,3 @@ class DecisionArchive:
             )
             session.commit()
         return ArchiveDecisionsResult(archived=len(fresh))
-
-
-def archived_decisions(engine: Engine, lead_id: str) -> list[Decision]:
-    """Every archived decision of a lead, in order."""
-    with Session(engine) as session:
-        rows = session.exec(
-            select(DecisionLogEntry)
-            .where(DecisionLogEntry.lead_id == lead_id)
-            .order_by(col(DecisionLogEntry.at), col(DecisionLogEntry.id))
-        ).all()
-    return [
-        Decision(
-            seq=row.seq,
-            chain=row.chain or None,
-            at=row.at,
-            trigger=row.trigger,
-            rule_id=row.rule_id,
-            program_version=row.program_version,
-            inputs=json.loads(row.inputs),
-            outcome=row.outcome,
-        )
-        for row in rows
-    ]

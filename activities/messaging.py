@@ -22,11 +22,11 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.consent import consent_records, effective_consent, suppression_reason
-from activities.content import current_asset, send_refusal
-from activities.enrichment import npi_is_valid
-from activities.tokens import unsubscribe_token
-from models.lead import SEND_TOUCH, SendTouchInput, SendTouchResult
+from leadflow_domain.consent import consent_records, effective_consent, suppression_reason
+from leadflow_domain.content import current_asset, send_refusal
+from leadflow_domain.enrichment import npi_is_valid
+from leadflow_domain.tokens import unsubscribe_token
+from models.lead_state import SEND_TOUCH, SendTouchInput, SendTouchResult
 from models.program import Program, ProgramError, load_program
 from models.tables import AssetRecord, Lead, OutboxMessage, utcnow
 
@@ -131,8 +131,8 @@ def render_email(
 class MessagingActivities:
     """Email through SMTP; the outbox table makes each touch idempotent."""
 
-    def __init__(self, engine: Engine, smtp: SmtpTarget, program_path: Path, links: Links) -> None:
-        self._engine = engine
+    def __init__(self, db: Engine, smtp: SmtpTarget, program_path: Path, links: Links) -> None:
+        self._db = db
         self._smtp = smtp
         self._program_path = program_path
         self._links = links
@@ -145,7 +145,7 @@ class MessagingActivities:
         except ProgramError as err:
             # Approval status cannot be re-checked against a broken catalog: do not send.
             return self._blocked(request.asset_id, f"program unusable: {err}")
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             existing = self._outbox_row(session, request)
             if existing is not None and existing.status == "sent":
                 return self._sent(existing)  # a retry of a touch already sent

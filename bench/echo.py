@@ -8,7 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from models.events import LeadEvent
-    from models.lead import RECORD_EVENT
+    from models.lead_state import RECORD_EVENT
 
 
 @dataclass

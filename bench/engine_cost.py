@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from models.events import LeadEvent, LeadFacts
-from models.lead import LeadState
+from models.lead_state import LeadState
 from models.program import load_program
 from starter.settings import SAMPLE_PROGRAM
 from workflows.engine import LeadEngine

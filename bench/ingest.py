@@ -65,7 +65,7 @@ from temporalio.service import RPCError
 from bench.echo import EchoInput, EchoWorkflow
 from bench.harness import drive
 from models.events import LeadEvent, LeadEventIn
-from models.lead import RECORD_EVENT
+from models.lead_state import RECORD_EVENT
 from starter.devserver import DevServer
 from starter.intake import workflow_id
 from starter.logging import configure_logging

@@ -57,9 +57,9 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Worker
 
     from bench.harness import drive, start_dev_server
-    from models.db import make_engine, migrate
+    from models.db import connect_db, migrate
     from models.events import LeadEvent, LeadEventIn
-    from models.lead import RECORD_EVENT
+    from models.lead_state import RECORD_EVENT
     from models.program import load_program
     from starter.intake import submit_events, workflow_id
     from starter.logging import configure_logging
@@ -238,7 +238,7 @@ async def _runs(client: Client, wid: str) -> Runs:
 @dataclass
 class Bench:
     client: Client
-    engine: Engine
+    db: Engine
     lead_queue: str
     noop_queue: str
     max_history: int
@@ -308,9 +308,7 @@ class Bench:
         lead_of: dict[str, str] = {}
 
         async def send(email: str) -> None:
-            [result] = await submit_events(
-                self.client, self.engine, self.lead_queue, [_intake(email)]
-            )
+            [result] = await submit_events(self.client, self.db, self.lead_queue, [_intake(email)])
             if lead_of.setdefault(email, result.lead_id) != result.lead_id:
                 raise AssertionError(f"{email} resolved to two leads")
 
@@ -355,7 +353,7 @@ class Bench:
     async def lead_single(self, events: int, rate: float) -> tuple[Rate, str]:
         email = f"hcp-single-{uuid.uuid4().hex[:6]}@clinic.example"
         start = time.perf_counter()
-        [result] = await submit_events(self.client, self.engine, self.lead_queue, [_intake(email)])
+        [result] = await submit_events(self.client, self.db, self.lead_queue, [_intake(email)])
         wid = workflow_id(result.lead_id)
         handle = self.client.get_workflow_handle(wid)
         await drive(
@@ -429,11 +427,11 @@ async def main(args: argparse.Namespace) -> int:
         data_dir=directory,
     )
     max_history = load_program(settings.program).long_life.max_history_events
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
+    db = connect_db(settings.resolved_database_url)
+    migrate(db)
     bench = Bench(
         env.client,
-        engine,
+        db,
         settings.task_queue,
         f"bench-noop-{uuid.uuid4().hex[:8]}",
         max_history,
@@ -442,7 +440,7 @@ async def main(args: argparse.Namespace) -> int:
         args.stall,
     )
     workers = [
-        build_worker(env.client, settings, engine, search_attributes=True),
+        build_worker(env.client, settings, db, search_attributes=True),
         Worker(env.client, task_queue=bench.noop_queue, workflows=[NoOpWorkflow]),
     ]
     running = [asyncio.create_task(w.run()) for w in workers]
@@ -475,7 +473,7 @@ async def main(args: argparse.Namespace) -> int:
                 task.cancel()
         sink.stop()
         await env.shutdown()
-        engine.dispose()
+        db.dispose()
         shutil.rmtree(directory, ignore_errors=True)
 
     print()

@@ -25,7 +25,7 @@ import yaml
 from temporalio.testing import WorkflowEnvironment
 
 from bench.harness import start_dev_server
-from models.db import make_engine
+from models.db import connect_db
 from starter.api import create_app
 from starter.auth import KeyRing
 from starter.logging import configure_logging
@@ -77,14 +77,14 @@ async def _slice(
         program=_program(directory, delay),
         data_dir=directory,
     )
-    engine = make_engine(settings.resolved_database_url)
-    prepare_database(engine, settings)  # schema and the content library
+    db = connect_db(settings.resolved_database_url)
+    prepare_database(db, settings)  # schema and the content library
     keys = KeyRing()
     keys.add("bench", "bench-key", ("events:write", "leads:read"))
-    app = create_app(settings, client=env.client, engine=engine, keyring=keys)
+    app = create_app(settings, client=env.client, db=db, keyring=keys)
     timings = []
     async with (
-        build_worker(env.client, settings, engine),
+        build_worker(env.client, settings, db),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://bench",
@@ -98,7 +98,7 @@ async def _slice(
             accepted = time.perf_counter()
             response.raise_for_status()
             timings.append(await _wait_for(sink, seen + 1) - accepted)
-    engine.dispose()
+    db.dispose()
     return timings
 
 

@@ -1,4 +1,4 @@
-"""Database engine and schema migrations (Alembic, run at start-up)."""
+"""The database (a SQLAlchemy Engine, `db` throughout) and its migrations (Alembic, at start-up)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from sqlmodel import create_engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets a busy timeout so several threads can share it."""
+def connect_db(url: str) -> Engine:
+    """The database for `url`; SQLite gets a busy timeout so several threads can share it."""
     if url.startswith("sqlite"):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
@@ -23,13 +23,13 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(db: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
+    config.attributes["db"] = db
     return config
 
 
-def migrate(engine: Engine) -> None:
+def migrate(db: Engine) -> None:
     """Bring the schema to the newest revision."""
-    command.upgrade(alembic_config(engine), "head")
+    command.upgrade(alembic_config(db), "head")

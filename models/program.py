@@ -12,11 +12,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from models.events import EventType
-from models.lead import Stage
+from models.lead_state import Stage
 from models.reference import ReferenceData
 from models.routing import Routing
 from models.screening import Screening
-from models.segment import SegmentMapping
+from models.segment_mapping import SegmentMapping
 
 
 class AssetStatus(StrEnum):

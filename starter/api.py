@@ -18,12 +18,10 @@ from sqlmodel import Session, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.crm import list_tasks, task_summary, task_view
-from activities.reviews import list_reviews
-from activities.tokens import lead_for_token
-from models.db import make_engine, migrate
+from leadflow_domain.tokens import lead_for_token
+from models.db import connect_db, migrate
 from models.events import EventBatchIn, EventDecided, EventResult, EventsAccepted, LeadEventIn
-from models.lead import (
+from models.lead_state import (
     DecisionLog,
     LeadState,
     PauseRequest,
@@ -32,6 +30,7 @@ from models.lead import (
     ReviewRecordResult,
 )
 from models.program import load_program
+from models.queries import list_reviews, list_tasks, task_summary, task_view
 from models.routing import RejectReason, TaskAction, TaskActionResult
 from models.tables import ComplianceReview, OutboxMessage, OutboxMessagePublic
 from starter.audit import AuditTrail, as_csv, audit_trail, complete_decisions
@@ -50,10 +49,10 @@ from starter.intake import (
     workflow_id,
 )
 from starter.keys import key_holder
-from starter.reviews import ReviewNotOpen, UnknownReview, decide_review
+from starter.review_decisions import ReviewNotOpen, UnknownReview, decide_review
 from starter.segment import router as segment_router
 from starter.settings import Settings
-from starter.tasks import TaskNotOpen, UnknownTask, WrongTeam, act_on_task
+from starter.task_actions import TaskNotOpen, UnknownTask, WrongTeam, act_on_task
 from starter.temporal import connect
 from workflows.lead import LeadWorkflow
 
@@ -74,16 +73,16 @@ def create_app(
     settings: Settings,
     *,
     client: Client | None = None,
-    engine: Engine | None = None,
+    db: Engine | None = None,
     keyring: KeyRing | None = None,
 ) -> FastAPI:
-    """The API; a client and engine passed in are used as they are (tests, `leadflow up`)."""
+    """The API; a client and database passed in are used as they are (tests, `leadflow up`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if engine is None:
-            app.state.engine = make_engine(settings.resolved_database_url)
-            await asyncio.to_thread(migrate, app.state.engine)
+        if db is None:
+            app.state.db = connect_db(settings.resolved_database_url)
+            await asyncio.to_thread(migrate, app.state.db)
         if client is None:
             app.state.client = await connect(settings)
         yield
@@ -97,7 +96,7 @@ def create_app(
     app.state.settings = settings
     app.state.program = load_program(settings.program)
     app.state.client = client
-    app.state.engine = engine
+    app.state.db = db
     app.state.keyring = keyring or make_keyring(settings)
     app.add_exception_handler(EventPayloadError, _payload_error)  # type: ignore[arg-type]
     app.add_exception_handler(IdentityConflict, _identity_conflict)  # type: ignore[arg-type]
@@ -132,7 +131,7 @@ def _client(request: Request) -> Client:
 
 
 def _engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return request.app.state.db  # type: ignore[no-any-return]
 
 
 def require(scope: str, *alternatives: str) -> Any:
@@ -145,7 +144,7 @@ def require(scope: str, *alternatives: str) -> Any:
         if credentials is None:
             raise HTTPException(401, "missing API key: send 'Authorization: Bearer <key>'")
         state = request.app.state
-        holder = key_holder(state.keyring, state.engine, credentials.credentials)
+        holder = key_holder(state.keyring, state.db, credentials.credentials)
         if holder is None:
             raise HTTPException(401, "unknown or revoked API key")
         wanted = (scope, *alternatives)
@@ -200,7 +199,7 @@ def _routes() -> Any:
     async def post_events(
         request: Request,
         client: ClientDep,
-        engine: EngineDep,
+        db: EngineDep,
         wait: Annotated[
             bool, Query(description="single event only: wait for the lead's decision")
         ] = False,
@@ -221,7 +220,7 @@ def _routes() -> Any:
             try:
                 lead_id, outcome = await submit_event_and_wait(
                     client,
-                    engine,
+                    db,
                     settings.task_queue,
                     events[0],
                     IntakeRules.of(request.app.state.program),
@@ -236,7 +235,7 @@ def _routes() -> Any:
                 outcome=outcome.model_dump(mode="json"),
             )
         rules = IntakeRules.of(request.app.state.program)
-        results = await submit_events(client, engine, settings.task_queue, events, rules)
+        results = await submit_events(client, db, settings.task_queue, events, rules)
         if not is_batch:
             return results[0]
         return EventsAccepted(results=[*results, *parsed.rejected])
@@ -248,10 +247,10 @@ def _routes() -> Any:
         response_model=list[OutboxMessagePublic],
     )
     def outbox(
-        engine: EngineDep, lead_id: Annotated[str | None, Query(max_length=40)] = None
+        db: EngineDep, lead_id: Annotated[str | None, Query(max_length=40)] = None
     ) -> list[OutboxMessage]:
         """Messages sent, newest first, with asset id and version."""
-        with Session(engine) as session:
+        with Session(db) as session:
             query = select(OutboxMessage).order_by(OutboxMessage.id.desc())  # type: ignore[union-attr]
             if lead_id:
                 query = query.where(OutboxMessage.lead_id == lead_id)
@@ -264,7 +263,7 @@ def _routes() -> Any:
         response_model=LeadsFound,
     )
     def find_leads(
-        engine: EngineDep,
+        db: EngineDep,
         email: Annotated[str | None, Query(max_length=320)] = None,
         npi: Annotated[str | None, Query(pattern=r"^\d{10}$")] = None,
         crm_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -272,7 +271,7 @@ def _routes() -> Any:
         """Find a lead by an exact identifier; answers with opaque lead ids only."""
         if not (email or npi or crm_id):
             raise HTTPException(422, "give one of email, npi, crm_id")
-        with Session(engine) as session:
+        with Session(db) as session:
             return LeadsFound(lead_ids=find_lead_ids(session, email=email, npi=npi, crm_id=crm_id))
 
     @router.get(
@@ -292,9 +291,9 @@ def _routes() -> Any:
         dependencies=[require("leads:read")],
         response_model=DecisionLog,
     )
-    async def lead_decisions(lead_id: str, client: ClientDep, engine: EngineDep) -> DecisionLog:
+    async def lead_decisions(lead_id: str, client: ClientDep, db: EngineDep) -> DecisionLog:
         """The lead's complete decision log: archived runs, then the running one."""
-        return await _query(complete_decisions(client, engine, lead_id), lead_id)  # type: ignore[no-any-return]
+        return await _query(complete_decisions(client, db, lead_id), lead_id)  # type: ignore[no-any-return]
 
     @router.get(
         "/v1/leads/{lead_id}/audit",
@@ -306,12 +305,12 @@ def _routes() -> Any:
         request: Request,
         lead_id: str,
         client: ClientDep,
-        engine: EngineDep,
+        db: EngineDep,
         format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
     ) -> Any:
         """The lead's complete audit trail, as JSON or CSV, with a link to its workflow."""
         settings: Settings = request.app.state.settings
-        trail: AuditTrail = await _query(audit_trail(client, engine, settings, lead_id), lead_id)
+        trail: AuditTrail = await _query(audit_trail(client, db, settings, lead_id), lead_id)
         if format == "csv":
             return PlainTextResponse(
                 as_csv(trail),
@@ -364,13 +363,13 @@ def _routes() -> Any:
     async def erase(
         lead_id: str,
         client: ClientDep,
-        engine: EngineDep,
+        db: EngineDep,
         holder: Annotated[KeyHolder, require("compliance:act")],
     ) -> ManualAction:
         """Erase the lead's marketing data; its address stays suppressed (hashed) and safety
         records are kept."""
         try:
-            await erase_lead(client, engine, lead_id, holder.name)
+            await erase_lead(client, db, lead_id, holder.name)
         except UnknownLead as err:
             raise HTTPException(404, f"no lead {lead_id}") from err
         return ManualAction(lead_id=lead_id, action="erase", by=holder.name)
@@ -382,13 +381,13 @@ def _routes() -> Any:
         response_model=list[ComplianceReview],
     )
     def compliance_reviews(
-        engine: EngineDep,
+        db: EngineDep,
         review_status: Annotated[
             str | None, Query(alias="status", pattern="^(open|escalated|released|blocked)$")
         ] = None,
     ) -> list[ComplianceReview]:
         """Leads held for compliance review, oldest first."""
-        return list_reviews(engine, review_status)
+        return list_reviews(db, review_status)
 
     @router.post(
         "/v1/compliance/reviews/{review_id}/decide",
@@ -399,7 +398,7 @@ def _routes() -> Any:
         review_id: str,
         body: ReviewBody,
         client: ClientDep,
-        engine: EngineDep,
+        db: EngineDep,
         holder: Annotated[KeyHolder, require("compliance:act")],
     ) -> ReviewRecordResult:
         """Release (resume where it stopped) or block (disqualify) a held lead."""
@@ -411,7 +410,7 @@ def _routes() -> Any:
             actor=holder.name,
         )
         try:
-            return await decide_review(client, engine, decision)
+            return await decide_review(client, db, decision)
         except UnknownReview as err:
             raise HTTPException(404, str(err)) from err
         except ReviewNotOpen as err:
@@ -419,7 +418,7 @@ def _routes() -> Any:
 
     @router.get("/v1/crm/tasks", tags=["sales"], dependencies=[require("leads:read")])
     def crm_tasks(
-        engine: EngineDep,
+        db: EngineDep,
         queue: Annotated[str | None, Query(max_length=80)] = None,
         task_status: Annotated[
             str | None,
@@ -429,20 +428,20 @@ def _routes() -> Any:
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     ) -> list[dict[str, Any]]:
         """CRM tasks in the embedded CRM, newest first, with the context each team needs."""
-        tasks = list_tasks(engine, queue=queue, status=task_status, lead_id=lead_id, limit=limit)
+        tasks = list_tasks(db, queue=queue, status=task_status, lead_id=lead_id, limit=limit)
         return [task_view(t) for t in tasks]
 
     @router.get("/v1/crm/summary", tags=["sales"], dependencies=[require("leads:read")])
-    def crm_summary(engine: EngineDep) -> dict[str, Any]:
+    def crm_summary(db: EngineDep) -> dict[str, Any]:
         """Tasks per queue and status, and the reject reasons given so far, counted."""
-        return task_summary(engine)
+        return task_summary(db)
 
     async def _act(
-        client: Client, engine: Engine, holder: KeyHolder, **action: Any
+        client: Client, db: Engine, holder: KeyHolder, **action: Any
     ) -> TaskActionResult:
         try:
             request = TaskAction(actor=holder.name, **action)
-            return await act_on_task(client, engine, request, scopes=holder.scopes)
+            return await act_on_task(client, db, request, scopes=holder.scopes)
         except UnknownTask as err:
             raise HTTPException(404, str(err)) from err
         except TaskNotOpen as err:
@@ -454,31 +453,27 @@ def _routes() -> Any:
     async def accept_task(
         task_id: str,
         client: ClientDep,
-        engine: EngineDep,
+        db: EngineDep,
         holder: ActingKey,
         body: TaskNoteBody | None = None,
     ) -> TaskActionResult:
         """The queue takes the lead: sales_accepted for a sales task (the SLA is met)."""
         note = body.note if body else None
-        return await _act(client, engine, holder, task_id=task_id, action="accept", note=note)
+        return await _act(client, db, holder, task_id=task_id, action="accept", note=note)
 
     @router.post("/v1/crm/tasks/{task_id}/reject", tags=["sales"])
     async def reject_task(
-        task_id: str, body: RejectBody, client: ClientDep, engine: EngineDep, holder: ActingKey
+        task_id: str, body: RejectBody, client: ClientDep, db: EngineDep, holder: ActingKey
     ) -> TaskActionResult:
         """Send the lead back with a reason code: recycled to nurture on the reason's track."""
-        return await _act(
-            client, engine, holder, task_id=task_id, action="reject", **body.model_dump()
-        )
+        return await _act(client, db, holder, task_id=task_id, action="reject", **body.model_dump())
 
     @router.post("/v1/crm/tasks/{task_id}/close", tags=["sales"])
     async def close_task(
-        task_id: str, body: CloseBody, client: ClientDep, engine: EngineDep, holder: ActingKey
+        task_id: str, body: CloseBody, client: ClientDep, db: EngineDep, holder: ActingKey
     ) -> TaskActionResult:
         """Close the task with its outcome (a sales task closes the lead)."""
-        return await _act(
-            client, engine, holder, task_id=task_id, action="close", **body.model_dump()
-        )
+        return await _act(client, db, holder, task_id=task_id, action="close", **body.model_dump())
 
     @router.get("/v1/unsubscribe", tags=["recipients"], response_class=HTMLResponse)
     def unsubscribe_page(request: Request, token: Annotated[str, Query(max_length=300)]) -> str:
@@ -490,7 +485,7 @@ def _routes() -> Any:
     async def unsubscribe(
         request: Request,
         client: ClientDep,
-        engine: EngineDep,
+        db: EngineDep,
         token: Annotated[str, Query(max_length=300)],
     ) -> str:
         """One-click unsubscribe (RFC 8058): recorded in the consent ledger and sent to the
@@ -498,7 +493,7 @@ def _routes() -> Any:
         lead_id = _lead_for(request, token)
         settings: Settings = request.app.state.settings
         await withdraw_by_link(
-            client, engine, settings.task_queue, lead_id, IntakeRules.of(request.app.state.program)
+            client, db, settings.task_queue, lead_id, IntakeRules.of(request.app.state.program)
         )
         return UNSUBSCRIBED_PAGE
 

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
-from activities.decisions import archived_decisions
-from models.lead import Decision, DecisionLog
+from models.lead_state import Decision, DecisionLog
+from models.queries import archived_decisions
 from models.tables import (
     ComplianceReview,
     ConsentRecord,
@@ -53,10 +53,10 @@ def _decision_entry(d: Decision) -> AuditEntry:
     return AuditEntry(at=d.at, kind="decision", actor=actor, what=d.outcome, detail=detail)
 
 
-def audit_entries(engine: Engine, lead_id: str, decisions: list[Decision]) -> list[AuditEntry]:
+def audit_entries(db: Engine, lead_id: str, decisions: list[Decision]) -> list[AuditEntry]:
     """Everything recorded about a lead, oldest first (no safety text: case references only)."""
     entries = [_decision_entry(d) for d in decisions]
-    with Session(engine) as session:
+    with Session(db) as session:
         for m in session.exec(select(OutboxMessage).where(OutboxMessage.lead_id == lead_id)):
             entries.append(
                 AuditEntry(
@@ -148,7 +148,7 @@ def as_csv(trail: AuditTrail) -> str:
     return out.getvalue()
 
 
-async def complete_decisions(client: Client, engine: Engine, lead_id: str) -> DecisionLog:
+async def complete_decisions(client: Client, db: Engine, lead_id: str) -> DecisionLog:
     """The lead's complete decision log: archived runs, then the running one.
 
     Raises:
@@ -156,7 +156,7 @@ async def complete_decisions(client: Client, engine: Engine, lead_id: str) -> De
     """
     handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
     live: DecisionLog = await handle.query(LeadWorkflow.decisions)
-    archived = await asyncio.to_thread(archived_decisions, engine, lead_id)
+    archived = await asyncio.to_thread(archived_decisions, db, lead_id)
     seen = {(d.chain, d.seq) for d in archived}
     merged = archived + [d for d in live.decisions if (live.chain, d.seq) not in seen]
     return DecisionLog(lead_id=lead_id, decisions=merged, chain=live.chain)
@@ -170,16 +170,14 @@ def workflow_url(settings: Settings, lead_id: str) -> str:
     )
 
 
-async def audit_trail(
-    client: Client, engine: Engine, settings: Settings, lead_id: str
-) -> AuditTrail:
+async def audit_trail(client: Client, db: Engine, settings: Settings, lead_id: str) -> AuditTrail:
     """The lead's audit trail, as the API and the CLI show it.
 
     Raises:
         RPCError: NOT_FOUND when there is no such lead.
     """
-    log = await complete_decisions(client, engine, lead_id)
-    entries = await asyncio.to_thread(audit_entries, engine, lead_id, log.decisions)
+    log = await complete_decisions(client, db, lead_id)
+    entries = await asyncio.to_thread(audit_entries, db, lead_id, log.decisions)
     return AuditTrail(
         lead_id=lead_id, workflow_url=workflow_url(settings, lead_id), entries=entries
     )

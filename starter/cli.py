@@ -75,7 +75,7 @@ def event_send(
     ],
 ) -> None:
     """Validate events and deliver them to their leads' workflows."""
-    from models.db import make_engine, migrate
+    from models.db import connect_db, migrate
     from starter.intake import EventPayloadError, parse_events, submit_events
     from starter.temporal import connect
 
@@ -88,10 +88,10 @@ def event_send(
     settings = Settings()
 
     async def send() -> None:
-        engine = make_engine(settings.resolved_database_url)
-        migrate(engine)
+        db = connect_db(settings.resolved_database_url)
+        migrate(db)
         client = await connect(settings)
-        for result in await submit_events(client, engine, settings.task_queue, events):
+        for result in await submit_events(client, db, settings.task_queue, events):
             console.print_json(json.dumps(result.model_dump()))
 
     asyncio.run(send())
@@ -185,7 +185,7 @@ def import_csv(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
 
-    from models.db import make_engine, migrate
+    from models.db import connect_db, migrate
     from models.program import load_program
     from starter.csv_import import (
         ImportSummary,
@@ -227,15 +227,15 @@ def import_csv(
     )
 
     async def run() -> ImportSummary:
-        engine = make_engine(settings.resolved_database_url)
-        await asyncio.to_thread(migrate, engine)
+        db = connect_db(settings.resolved_database_url)
+        await asyncio.to_thread(migrate, db)
         client = await connect(settings)
         rules = IntakeRules.of(load_program(settings.program))
         with progress:
             task = progress.add_task(f"importing {file.name}", total=plan.records)
             return await run_import(
                 client,
-                engine,
+                db,
                 settings.task_queue,
                 plan,
                 rules=rules,
@@ -286,14 +286,14 @@ def assets_import(
     """Import (or re-import) the program's asset catalog into the content library."""
     from sqlmodel import Session
 
-    from activities.content import import_catalog
-    from models.db import make_engine, migrate
+    from leadflow_domain.content import import_catalog
+    from models.db import connect_db, migrate
     from models.program import load_program
 
     settings = Settings()
-    engine = make_engine(settings.resolved_database_url)
-    migrate(engine)
-    with Session(engine) as session:
+    db = connect_db(settings.resolved_database_url)
+    migrate(db)
+    with Session(db) as session:
         summary = import_catalog(session, load_program(program or settings.program))
     console.print(
         f"imported: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
@@ -306,12 +306,12 @@ def assets_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     from rich.table import Table
     from sqlmodel import Session
 
-    from activities.content import list_assets
-    from models.db import make_engine, migrate
+    from leadflow_domain.content import list_assets
+    from models.db import connect_db, migrate
 
-    engine = make_engine(Settings().resolved_database_url)
-    migrate(engine)
-    with Session(engine) as session:
+    db = connect_db(Settings().resolved_database_url)
+    migrate(db)
+    with Session(db) as session:
         rows = list_assets(session)
     if as_json:
         keep = ("asset_id", "version", "status", "approval_id", "expires_on", "countries")
@@ -332,11 +332,11 @@ def assets_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from models.db import make_engine, migrate
+    from models.db import connect_db, migrate
 
-    engine = make_engine(Settings().resolved_database_url)
-    migrate(engine)
-    return engine
+    db = connect_db(Settings().resolved_database_url)
+    migrate(db)
+    return db
 
 
 @key_app.command("create")
@@ -487,7 +487,7 @@ def lead_pause(
     reason: Annotated[str, typer.Option(help="why (recorded)")],
 ) -> None:
     """Pause the lead's promotional nurture until resumed."""
-    from models.lead import PauseRequest
+    from models.lead_state import PauseRequest
     from workflows.lead import LeadWorkflow
 
     async def pause() -> None:
@@ -505,7 +505,7 @@ def lead_resume(
     reason: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
 ) -> None:
     """Resume a paused lead's nurture."""
-    from models.lead import ResumeRequest
+    from models.lead_state import ResumeRequest
     from workflows.lead import LeadWorkflow
 
     async def resume() -> None:
@@ -579,7 +579,7 @@ def review_list(
     """Leads held for compliance review, oldest first (as GET /v1/compliance/reviews)."""
     from rich.table import Table
 
-    from activities.reviews import list_reviews
+    from models.queries import list_reviews
 
     rows = list_reviews(_engine(), status)
     if as_json:
@@ -615,8 +615,8 @@ def review_decide(
     recorded is `cli:<os user>`."""
     from pydantic import ValidationError
 
-    from models.lead import ReviewDecision, ReviewRecordResult
-    from starter.reviews import ReviewNotOpen, UnknownReview, decide_review
+    from models.lead_state import ReviewDecision, ReviewRecordResult
+    from starter.review_decisions import ReviewNotOpen, UnknownReview, decide_review
     from starter.temporal import connect
 
     try:
@@ -654,7 +654,7 @@ def task_list(
     """CRM tasks, newest first: queue, status, why, SLA due time."""
     from rich.table import Table
 
-    from activities.crm import list_tasks, task_view
+    from models.queries import list_tasks, task_view
 
     views = [task_view(t) for t in list_tasks(_engine(), queue=queue, status=status, lead_id=lead)]
     if as_json:
@@ -678,7 +678,7 @@ def _task_action(action_args: dict[str, Any], as_json: bool) -> None:
     from pydantic import ValidationError
 
     from models.routing import TaskAction, TaskActionResult
-    from starter.tasks import TaskNotOpen, UnknownTask, act_on_task
+    from starter.task_actions import TaskNotOpen, UnknownTask, act_on_task
     from starter.temporal import connect
 
     try:

@@ -386,7 +386,7 @@ def _problems_of(row: int, mapping: CsvMapping, err: Exception) -> list[RowRejec
 
 async def run_import(
     client: Client,
-    engine: Engine,
+    db: Engine,
     task_queue: str,
     plan: CsvPlan,
     *,
@@ -411,11 +411,11 @@ async def run_import(
             continue
         batch.append((number, cells))
         if len(batch) >= batch_size:
-            await _import_batch(client, engine, task_queue, plan, rules, batch, summary)
+            await _import_batch(client, db, task_queue, plan, rules, batch, summary)
             _commit(checkpoint, plan, batch, summary, on_rows)
             batch = []
     if batch:
-        await _import_batch(client, engine, task_queue, plan, rules, batch, summary)
+        await _import_batch(client, db, task_queue, plan, rules, batch, summary)
         _commit(checkpoint, plan, batch, summary, on_rows)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
@@ -446,7 +446,7 @@ def _commit(
 
 async def _import_batch(
     client: Client,
-    engine: Engine,
+    db: Engine,
     task_queue: str,
     plan: CsvPlan,
     rules: IntakeRules,
@@ -470,7 +470,7 @@ async def _import_batch(
                     ]
                 )
             event = row_event(mapping, dict(zip(plan.header, cells, strict=False)))
-            [result] = await submit_events(client, engine, task_queue, [event], rules)
+            [result] = await submit_events(client, db, task_queue, [event], rules)
         except (EventPayloadError, IdentityConflict) as err:
             summary.rejected += 1
             summary.rejects.extend(_problems_of(number, mapping, err))

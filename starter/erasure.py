@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.consent import email_hash, suppress
+from leadflow_domain.consent import email_hash, suppress
 from models.tables import ConsentRecord, Lead, OutboxMessage
 from starter.intake import workflow_id
 
@@ -22,9 +22,9 @@ class UnknownLead(LookupError):
     pass
 
 
-def erase_marketing_data(engine: Engine, lead_id: str) -> None:
+def erase_marketing_data(db: Engine, lead_id: str) -> None:
     """Suppress the address (hashed), delete consent and identifiers, anonymise the outbox."""
-    with Session(engine) as session:
+    with Session(db) as session:
         lead = session.get(Lead, lead_id)
         if lead is None:
             raise UnknownLead(lead_id)
@@ -44,9 +44,9 @@ def erase_marketing_data(engine: Engine, lead_id: str) -> None:
         session.commit()
 
 
-async def erase_lead(client: Client, engine: Engine, lead_id: str, actor: str) -> None:
+async def erase_lead(client: Client, db: Engine, lead_id: str, actor: str) -> None:
     """Erase a lead's marketing data and end its workflow (safety cases are not touched)."""
-    await asyncio.to_thread(erase_marketing_data, engine, lead_id)
+    await asyncio.to_thread(erase_marketing_data, db, lead_id)
     handle = client.get_workflow_handle(workflow_id(lead_id))
     try:
         await handle.terminate(reason=f"erasure requested; carried out by {actor}")

@@ -74,4 +74,4 @@ def identity_router() -> APIRouter:
 
 
 def _engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return request.app.state.db  # type: ignore[no-any-return]

@@ -20,10 +20,10 @@ from sqlmodel import Session
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.consent import append_consent, consent_record_for, suppress
-from activities.enrichment import enrich, npi_is_valid
-from activities.safety import open_case
-from activities.screening import free_text_fields, redact, screen
+from leadflow_domain.consent import append_consent, consent_record_for, suppress
+from leadflow_domain.enrichment import enrich, npi_is_valid
+from leadflow_domain.free_text_screen import free_text_fields, redact, screen
+from leadflow_domain.safety_cases import open_case
 from models.events import (
     EventRejected,
     EventResult,
@@ -32,7 +32,7 @@ from models.events import (
     LeadEventIn,
     LeadProfile,
 )
-from models.lead import RECORD_EVENT, EventOutcome, LeadWorkflowInput, SafetyCaseInput
+from models.lead_state import RECORD_EVENT, EventOutcome, LeadWorkflowInput, SafetyCaseInput
 from models.program import ConsentRules, Program
 from models.reference import ReferenceData
 from models.screening import Screening
@@ -41,7 +41,7 @@ from starter.identity import IdentityConflict, resolve
 from starter.stewardship import open_weak_match_reviews, record_conflict
 from workflows.checks import rejection
 from workflows.lead import LeadWorkflow
-from workflows.safety import SafetyCaseWorkflow
+from workflows.safety_case import SafetyCaseWorkflow
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -168,7 +168,7 @@ async def deliver(client: Client, task_queue: str, lead_id: str, event: LeadEven
 
 async def submit_events(
     client: Client,
-    engine: Engine,
+    db: Engine,
     task_queue: str,
     events: list[LeadEventIn],
     rules: IntakeRules = DEFAULT_RULES,
@@ -177,7 +177,7 @@ async def submit_events(
     delivered is answered `duplicate` and not delivered again."""
     results = []
     for event in events:
-        prepared = await _blocking(event, _unless_delivered, engine, event, rules)
+        prepared = await _blocking(event, _unless_delivered, db, event, rules)
         if isinstance(prepared, str):
             results.append(
                 EventResult(event_id=event.event_id, lead_id=prepared, status="duplicate")
@@ -186,7 +186,7 @@ async def submit_events(
         lead_id = prepared.lead_id
         await deliver(client, task_queue, lead_id, prepared.event)
         await _follow_up(client, task_queue, prepared)
-        await _blocking(event, _mark_delivered, engine, event.event_id, lead_id)
+        await _blocking(event, _mark_delivered, db, event.event_id, lead_id)
         log.info("event accepted", lead_id=lead_id, event_type=event.type.value)
         results.append(EventResult(event_id=event.event_id, lead_id=lead_id, status="accepted"))
     return results
@@ -216,15 +216,15 @@ async def _blocking(event: LeadEventIn, call: Callable[..., T], *args: Any) -> T
     return await asyncio.get_running_loop().run_in_executor(lane, functools.partial(call, *args))
 
 
-def _unless_delivered(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared | str:
+def _unless_delivered(db: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared | str:
     """The lead id an event id was already delivered to, or the event prepared for delivery."""
-    earlier = _delivered_to(engine, event.event_id)
-    return earlier if earlier is not None else _prepare(engine, event, rules)
+    earlier = _delivered_to(db, event.event_id)
+    return earlier if earlier is not None else _prepare(db, event, rules)
 
 
 async def submit_event_and_wait(
     client: Client,
-    engine: Engine,
+    db: Engine,
     task_queue: str,
     event: LeadEventIn,
     rules: IntakeRules = DEFAULT_RULES,
@@ -233,7 +233,7 @@ async def submit_event_and_wait(
 
     The update id is the event id, so the server itself drops a repeated delivery.
     """
-    prepared = await _blocking(event, _prepare, engine, event, rules)
+    prepared = await _blocking(event, _prepare, db, event, rules)
     lead_id = prepared.lead_id
     start = WithStartWorkflowOperation(
         LeadWorkflow.run,
@@ -262,7 +262,7 @@ class Prepared:
     safety_case: SafetyCaseInput | None = None
 
 
-def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared:
+def _prepare(db: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared:
     """Normalise and check the lead's data, find or create the lead, and record at once what
     the company must know: consent changes in the ledger, bounces and complaints on the
     suppression list, and any free text flagged by screening in a safety or medical case
@@ -276,7 +276,7 @@ def _prepare(engine: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared
             "country": enriched.country,
         }
     )
-    with Session(engine) as session:
+    with Session(db) as session:
         lead_id = _resolve(session, profile, link_on_email=not enriched.email_shared_inbox)
         lead = session.get(Lead, lead_id)
         country = lead.country if lead else enriched.country
@@ -374,16 +374,16 @@ def _set_path(target: dict[str, Any], path: str, value: str) -> None:
         _set_path(target[head], rest, value)
 
 
-def _delivered_to(engine: Engine, event_id: str) -> str | None:
-    with Session(engine) as session:
+def _delivered_to(db: Engine, event_id: str) -> str | None:
+    with Session(db) as session:
         row = session.get(ReceivedEvent, event_id)
         return row.lead_id if row else None
 
 
-def _mark_delivered(engine: Engine, event_id: str, lead_id: str) -> None:
+def _mark_delivered(db: Engine, event_id: str, lead_id: str) -> None:
     """Remember the event id (after delivery: a crash in between only means the workflow,
     which also drops duplicates, sees it twice)."""
-    with Session(engine) as session:
+    with Session(db) as session:
         session.add(ReceivedEvent(event_id=event_id, lead_id=lead_id, received_at=utcnow()))
         try:
             session.commit()
@@ -407,7 +407,7 @@ async def _follow_up(client: Client, task_queue: str, prepared: Prepared) -> Non
 
 async def withdraw_by_link(
     client: Client,
-    engine: Engine,
+    db: Engine,
     task_queue: str,
     lead_id: str,
     rules: IntakeRules = DEFAULT_RULES,
@@ -428,11 +428,11 @@ async def withdraw_by_link(
     )
     record = consent_record_for(lead_id, event, None, rules.consent)
     assert record is not None
-    await asyncio.to_thread(_append, engine, record)
+    await asyncio.to_thread(_append, db, record)
     await deliver(client, task_queue, lead_id, LeadEvent.from_intake(event))
     log.info("unsubscribed by link", lead_id=lead_id)
 
 
-def _append(engine: Engine, record: ConsentRecord) -> None:
-    with Session(engine) as session:
+def _append(db: Engine, record: ConsentRecord) -> None:
+    with Session(db) as session:
         append_consent(session, record)

@@ -17,7 +17,7 @@ class KeyRequestError(ValueError):
     """A key request that cannot be carried out (unknown scope, name taken, no such key)."""
 
 
-def create_key(engine: Engine, name: str, scopes: list[str]) -> str:
+def create_key(db: Engine, name: str, scopes: list[str]) -> str:
     """Store a new key's hash and return the key itself (shown once, never stored)."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
@@ -25,7 +25,7 @@ def create_key(engine: Engine, name: str, scopes: list[str]) -> str:
             f"scopes must be some of {', '.join(SCOPES)} (got {', '.join(unknown)})"
         )
     key = f"lf_{secrets.token_urlsafe(32)}"
-    with Session(engine) as session:
+    with Session(db) as session:
         session.add(
             ApiKeyRecord(
                 name=name,
@@ -43,8 +43,8 @@ def create_key(engine: Engine, name: str, scopes: list[str]) -> str:
     return key
 
 
-def revoke_key(engine: Engine, name: str) -> None:
-    with Session(engine) as session:
+def revoke_key(db: Engine, name: str) -> None:
+    with Session(db) as session:
         row = session.exec(select(ApiKeyRecord).where(ApiKeyRecord.name == name)).first()
         if row is None:
             raise KeyRequestError(f"no key named {name!r}")
@@ -54,14 +54,14 @@ def revoke_key(engine: Engine, name: str) -> None:
             session.commit()
 
 
-def list_keys(engine: Engine) -> list[ApiKeyRecord]:
-    with Session(engine) as session:
+def list_keys(db: Engine) -> list[ApiKeyRecord]:
+    with Session(db) as session:
         return list(session.exec(select(ApiKeyRecord).order_by(col(ApiKeyRecord.name))).all())
 
 
-def stored_holder(engine: Engine, key: str) -> KeyHolder | None:
+def stored_holder(db: Engine, key: str) -> KeyHolder | None:
     """The holder of a stored, unrevoked key (looked up by hash)."""
-    with Session(engine) as session:
+    with Session(db) as session:
         row = session.exec(
             select(ApiKeyRecord).where(
                 ApiKeyRecord.key_hash == hash_key(key), col(ApiKeyRecord.revoked_at).is_(None)
@@ -72,6 +72,6 @@ def stored_holder(engine: Engine, key: str) -> KeyHolder | None:
     return KeyHolder(name=row.name, scopes=frozenset(json.loads(row.scopes)))
 
 
-def key_holder(keyring: KeyRing, engine: Engine, key: str) -> KeyHolder | None:
+def key_holder(keyring: KeyRing, db: Engine, key: str) -> KeyHolder | None:
     """Who holds `key`: a bootstrap key first, then a stored one (None: unknown or revoked)."""
-    return keyring.holder(key) or stored_holder(engine, key)
+    return keyring.holder(key) or stored_holder(db, key)

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from models.events import EventRejected, EventResult, EventType, LeadEventIn
-from models.segment import SegmentMapping
+from models.segment_mapping import SegmentMapping
 from models.tables import Lead, SegmentUnmappedEvent, SegmentUser, utcnow
 from starter.auth import KeyHolder
 from starter.identity import IdentityConflict, survivor
@@ -163,7 +163,7 @@ def authorize(request: Request, key: str | None) -> KeyHolder:
             "missing write key: send it as the HTTP Basic user or as writeKey in the body",
         )
     state = request.app.state
-    holder = key_holder(state.keyring, state.engine, key)
+    holder = key_holder(state.keyring, state.db, key)
     if holder is None:
         raise RequestRefused(401, "unauthorized", "unknown or revoked write key")
     if SCOPE not in holder.scopes:
@@ -374,9 +374,9 @@ def _hash(source_id: str) -> str:
     return hashlib.sha256(source_id.encode()).hexdigest()
 
 
-def known_identifiers(engine: Engine, source_ids: list[str]) -> dict[str, str]:
+def known_identifiers(db: Engine, source_ids: list[str]) -> dict[str, str]:
     """The identifiers of the lead a userId/anonymousId was linked to (userId first)."""
-    with Session(engine) as session:
+    with Session(db) as session:
         for source_id in source_ids:
             link = session.get(SegmentUser, _hash(source_id))
             lead = session.get(Lead, link.lead_id) if link else None
@@ -388,9 +388,9 @@ def known_identifiers(engine: Engine, source_ids: list[str]) -> dict[str, str]:
     return {}
 
 
-def link(engine: Engine, source_ids: list[str], lead_id: str) -> None:
+def link(db: Engine, source_ids: list[str], lead_id: str) -> None:
     """Link each id to the lead (the latest identified lead wins for a shared device)."""
-    with Session(engine) as session:
+    with Session(db) as session:
         for source_id in source_ids:
             session.merge(
                 SegmentUser(source_id_hash=_hash(source_id), lead_id=lead_id, linked_at=utcnow())
@@ -401,8 +401,8 @@ def link(engine: Engine, source_ids: list[str], lead_id: str) -> None:
                 session.rollback()
 
 
-def record_unmapped(engine: Engine, event_id: str, name: str) -> None:
-    with Session(engine) as session:
+def record_unmapped(db: Engine, event_id: str, name: str) -> None:
+    with Session(db) as session:
         session.merge(
             SegmentUnmappedEvent(message_id=event_id, event_name=name, received_at=utcnow())
         )
@@ -482,15 +482,15 @@ async def _submit(
 async def _deliver(
     state: Any, converted: Converted | Skipped, prefix: str, rules: IntakeRules
 ) -> EventResult | EventRejected | SegmentIgnored:
-    engine: Engine = state.engine
+    db: Engine = state.db
     if isinstance(converted, Skipped):
         if converted.record_name is not None:
             await asyncio.to_thread(
-                record_unmapped, engine, converted.result.event_id, converted.record_name
+                record_unmapped, db, converted.result.event_id, converted.record_name
             )
         return converted.result
     if not has_identifier(converted):
-        known = await asyncio.to_thread(known_identifiers, engine, converted.source_ids)
+        known = await asyncio.to_thread(known_identifiers, db, converted.source_ids)
         if not known:
             return unidentified(converted, prefix)
         converted.envelope["lead"] |= known
@@ -498,13 +498,11 @@ async def _deliver(
     if isinstance(event, EventRejected):
         return event
     try:
-        [result] = await submit_events(
-            state.client, engine, state.settings.task_queue, [event], rules
-        )
+        [result] = await submit_events(state.client, db, state.settings.task_queue, [event], rules)
     except IdentityConflict as err:
         problem = {"field": f"{prefix}traits", "message": str(err).removeprefix("lead: ")}
         return EventRejected(event_id=event.event_id, errors=[problem])
-    await asyncio.to_thread(link, engine, converted.source_ids, result.lead_id)
+    await asyncio.to_thread(link, db, converted.source_ids, result.lead_id)
     return result
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from importlib.resources import files
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SAMPLE_PROGRAM = Path(__file__).resolve().parent.parent / "program" / "sample.yaml"
+# The sample program ships as package data of `models`, beside the code that validates it.
+SAMPLE_PROGRAM = Path(str(files("models").joinpath("programs", "sample.yaml")))
 
 
 class ApiKey(BaseModel):

@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from activities.enrichment import enrich
+from leadflow_domain.enrichment import enrich
 from models.events import LeadEvent, LeadEventIn, LeadFacts
-from models.lead import Decision, LeadState, SendTouchResult
+from models.lead_state import Decision, LeadState, SendTouchResult
 from models.program import Program
 from workflows.engine import LeadEngine
 

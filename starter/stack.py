@@ -14,7 +14,7 @@ import uvicorn
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from models.db import make_engine
+from models.db import connect_db
 from models.program import load_program
 from starter.api import create_app, make_keyring
 from starter.devserver import DevServer
@@ -66,8 +66,8 @@ async def run_stack(settings: Settings, announce: Callable[[str], None]) -> None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     load_program(settings.program)
     check_ports(settings)
-    engine = make_engine(settings.resolved_database_url)
-    await asyncio.to_thread(prepare_database, engine, settings)
+    db = connect_db(settings.resolved_database_url)
+    await asyncio.to_thread(prepare_database, db, settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -80,10 +80,10 @@ async def run_stack(settings: Settings, announce: Callable[[str], None]) -> None
             sink = SmtpSink("127.0.0.1", settings.smtp_port, settings.data_dir / "mail")
             sink.start()
             stack.callback(sink.stop)
-        await _serve(settings, client, engine, stack, announce)
+        await _serve(settings, client, db, stack, announce)
         await stop.wait()
         log.info("shutting down")
-    engine.dispose()
+    db.dispose()
 
 
 async def _temporal(settings: Settings, stack: contextlib.AsyncExitStack) -> Client:
@@ -97,20 +97,20 @@ async def _temporal(settings: Settings, stack: contextlib.AsyncExitStack) -> Cli
 async def _serve(
     settings: Settings,
     client: Client,
-    engine: Engine,
+    db: Engine,
     stack: contextlib.AsyncExitStack,
     announce: Callable[[str], None],
 ) -> None:
     """Start the worker and the API (stopped in reverse order by the exit stack)."""
     worker = build_worker(
-        client, settings, engine, search_attributes=await search_attributes_registered(client)
+        client, settings, db, search_attributes=await search_attributes_registered(client)
     )
     worker_task = asyncio.create_task(worker.run())
     stack.push_async_callback(_stop_worker, worker, worker_task)
 
     key = dev_api_key(settings.data_dir)
     app = create_app(
-        settings, client=client, engine=engine, keyring=make_keyring(settings, {DEV_KEY_NAME: key})
+        settings, client=client, db=db, keyring=make_keyring(settings, {DEV_KEY_NAME: key})
     )
     server = _EmbeddedApiServer(
         uvicorn.Config(

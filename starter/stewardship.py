@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from activities.consent import (
+from leadflow_domain.consent import (
     PERMISSIVENESS,
     ConsentState,
     consent_records,
@@ -180,9 +180,9 @@ def _open(session: Session, kind: str, lead_id: str, candidate_lead_id: str) -> 
 # --- Listing and deciding --------------------------------------------------------------------
 
 
-def list_identity_reviews(engine: Engine, status: str | None = None) -> list[IdentityReview]:
+def list_identity_reviews(db: Engine, status: str | None = None) -> list[IdentityReview]:
     """Identity reviews, oldest first (at most 500)."""
-    with Session(engine) as session:
+    with Session(db) as session:
         query = select(IdentityReview).order_by(col(IdentityReview.created_at))
         if status:
             query = query.where(IdentityReview.status == status)
@@ -190,7 +190,7 @@ def list_identity_reviews(engine: Engine, status: str | None = None) -> list[Ide
 
 
 def decide_identity_review(
-    engine: Engine, decision: StewardDecision, rules: ConsentRules
+    db: Engine, decision: StewardDecision, rules: ConsentRules
 ) -> StewardDecisionResult:
     """Record a steward's decision; `merge` merges the two leads in the same transaction.
 
@@ -199,7 +199,7 @@ def decide_identity_review(
         IdentityReviewNotOpen: it was already decided.
     """
     now = utcnow()
-    with Session(engine) as session:
+    with Session(db) as session:
         review = session.get(IdentityReview, decision.review_id)
         if review is None:
             raise UnknownIdentityReview(decision.review_id)

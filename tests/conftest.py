@@ -22,7 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from models.db import make_engine, migrate
+from models.db import connect_db, migrate
 from starter.ports import free_port
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
@@ -112,20 +112,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Engine]:
+    db = connect_db(database_url)
+    migrate(db)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     """A SQLite database alone, for workflow tests where the database is not the subject."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'leadflow.db'}")
-    migrate(engine)
-    yield engine
-    engine.dispose()
+    db = connect_db(f"sqlite:///{tmp_path / 'leadflow.db'}")
+    migrate(db)
+    yield db
+    db.dispose()
 
 
 ProgramFactory = Callable[..., Path]
@@ -169,10 +169,10 @@ def settings(
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, engine: Engine, *, search_attributes: bool = False
+    client: Client, settings: Settings, db: Engine, *, search_attributes: bool = False
 ) -> AsyncIterator[Worker]:
-    prepare_database(engine, settings)
-    worker = build_worker(client, settings, engine, search_attributes=search_attributes)
+    prepare_database(db, settings)
+    worker = build_worker(client, settings, db, search_attributes=search_attributes)
     async with worker:
         yield worker
 

@@ -14,7 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from models.events import LeadEvent, LeadEventIn
-from models.lead import DecisionLog, LeadState, PauseRequest, ResumeRequest
+from models.lead_state import DecisionLog, LeadState, PauseRequest, ResumeRequest
 from models.program import load_program
 from starter.intake import IntakeRules, submit_events, workflow_id
 from starter.settings import Settings
@@ -31,13 +31,13 @@ class Journey:
         self,
         env: WorkflowEnvironment,
         settings: Settings,
-        engine: Engine,
+        db: Engine,
         sink: SmtpSink,
         **profile: Any,
     ) -> None:
         self.env = env
         self.settings = settings
-        self.engine = engine
+        self.db = db
         self.sink = sink
         self.profile = {**CLINICIAN, **profile}
         self.profile.setdefault("npi", npi_for(self.profile["email"]))
@@ -63,7 +63,7 @@ class Journey:
             }
         )
         [result] = await submit_events(
-            self.env.client, self.engine, self.settings.task_queue, [event], self.rules
+            self.env.client, self.db, self.settings.task_queue, [event], self.rules
         )
         self.lead_id = result.lead_id
         await self.until(lambda s: event_id in s.recent_event_ids)

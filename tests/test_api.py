@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from activities.consent import consent_records, suppression_reason
+from leadflow_domain.consent import consent_records, suppression_reason
 from models.tables import Lead, ScreeningCase
 from starter.api import create_app
 from starter.auth import KeyRing
@@ -38,9 +38,9 @@ def _keyring() -> KeyRing:
 
 @pytest.fixture
 async def api(
-    dev_env: WorkflowEnvironment, settings: Settings, engine: Engine
+    dev_env: WorkflowEnvironment, settings: Settings, db: Engine
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, client=dev_env.client, engine=engine, keyring=_keyring())
+    app = create_app(settings, client=dev_env.client, db=db, keyring=_keyring())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
@@ -64,7 +64,7 @@ def _without(field: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_malformed_events_get_422_naming_the_field_and_start_nothing(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, settings: Settings, engine: Engine
+    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, settings: Settings, db: Engine
 ) -> None:
     cases: list[tuple[bytes | dict[str, Any], str]] = [
         (_without("type"), "type"),
@@ -78,7 +78,7 @@ async def test_malformed_events_get_422_naming_the_field_and_start_nothing(
         assert field in [e["field"] for e in response.json()["errors"]]
         assert field in response.json()["message"]
 
-    with Session(engine) as session:
+    with Session(db) as session:
         assert session.exec(select(Lead)).all() == []
     accepted = await _post(api, event_payload())
     assert accepted.status_code == 202
@@ -113,10 +113,10 @@ async def test_vertical_slice_event_to_email_outbox_and_history(
     api: httpx.AsyncClient,
     dev_env: WorkflowEnvironment,
     settings: Settings,
-    engine: Engine,
+    db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    async with running_worker(dev_env.client, settings, engine):
+    async with running_worker(dev_env.client, settings, db):
         response = await _post(api, event_payload())
         assert response.status_code == 202, response.text
         body = response.json()
@@ -164,16 +164,16 @@ SALES_KEY = "test-sales-key"
 async def test_ops_and_sales_see_and_steer_a_lead(
     dev_env: WorkflowEnvironment,
     settings: Settings,
-    engine: Engine,
+    db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     ring = _keyring()
     ring.add("rep.jordan", SALES_KEY, ("sales:act", "leads:read"))
-    app = create_app(settings, client=dev_env.client, engine=engine, keyring=ring)
+    app = create_app(settings, client=dev_env.client, db=db, keyring=ring)
     headers = {"Authorization": f"Bearer {OPS_KEY}"}
     sales = {"Authorization": f"Bearer {SALES_KEY}"}
     async with (
-        running_worker(dev_env.client, settings, engine, search_attributes=True),
+        running_worker(dev_env.client, settings, db, search_attributes=True),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://leadflow.test", headers=headers
         ) as api,
@@ -241,10 +241,10 @@ async def test_the_unsubscribe_link_in_an_email_stops_promotional_email(
     api: httpx.AsyncClient,
     dev_env: WorkflowEnvironment,
     settings: Settings,
-    engine: Engine,
+    db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    async with running_worker(dev_env.client, settings, engine):
+    async with running_worker(dev_env.client, settings, db):
         lead_id = (await _post(api, event_payload())).json()["lead_id"]
         [email] = await wait_for_messages(smtp_server, 1)
         text = email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -269,7 +269,7 @@ async def test_the_unsubscribe_link_in_an_email_stops_promotional_email(
 
     assert "stop.opt_out" in state["stops"]
     assert after["next_touch_at"] is None  # a click no longer brings any touch
-    with Session(engine) as session:
+    with Session(db) as session:
         [record] = consent_records(session, lead_id)
     assert (record.status, record.source, record.channel) == (
         "withdrawn",
@@ -286,15 +286,15 @@ COMPLIANCE_KEY = "test-compliance-key"
 async def test_erasure_keeps_a_hashed_suppression_and_safety_records(
     dev_env: WorkflowEnvironment,
     settings: Settings,
-    engine: Engine,
+    db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     ring = _keyring()
     ring.add("privacy.office", COMPLIANCE_KEY, ("compliance:act",))
-    app = create_app(settings, client=dev_env.client, engine=engine, keyring=ring)
+    app = create_app(settings, client=dev_env.client, db=db, keyring=ring)
     email = "erase.me@clinic.example"
     async with (
-        running_worker(dev_env.client, settings, engine),
+        running_worker(dev_env.client, settings, db),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://leadflow.test",
@@ -313,7 +313,7 @@ async def test_erasure_keeps_a_hashed_suppression_and_safety_records(
         assert erased.status_code == 200 and erased.json()["by"] == "privacy.office"
         again = (await _post(api, event_payload(email=email))).json()["lead_id"]  # re-import
 
-        with Session(engine) as session:
+        with Session(db) as session:
             lead = session.get(Lead, lead_id)
             cases = session.exec(select(ScreeningCase)).all()
             suppressed = suppression_reason(session, email)
@@ -360,7 +360,7 @@ async def test_cli_shows_and_pauses_a_lead(
     api: httpx.AsyncClient,
     dev_env: WorkflowEnvironment,
     settings: Settings,
-    engine: Engine,
+    db: Engine,
     smtp_server: SmtpSink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -369,7 +369,7 @@ async def test_cli_shows_and_pauses_a_lead(
     )
     monkeypatch.setenv("LEADFLOW_TASK_QUEUE", settings.task_queue)
     runner = CliRunner()
-    async with running_worker(dev_env.client, settings, engine):
+    async with running_worker(dev_env.client, settings, db):
         lead_id = (await _post(api, event_payload())).json()["lead_id"]
         await eventually(lambda: smtp_server.messages)
         shown = await asyncio.to_thread(runner.invoke, cli_app, ["lead", "show", lead_id, "--json"])

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from activities.reviews import list_reviews
-from models.lead import ReviewDecision, Stage
+from models.lead_state import ReviewDecision, Stage
+from models.queries import list_reviews
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import running_worker

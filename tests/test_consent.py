@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from activities.consent import consent_record_for, effective_consent
+from leadflow_domain.consent import consent_record_for, effective_consent
 from models.events import LeadEventIn
 from models.program import ConsentRules
 from models.tables import ConsentRecord

@@ -34,13 +34,13 @@ def _keyring() -> KeyRing:
 async def test_sales_list_accept_and_close_a_routed_meeting_request(
     dev_env: WorkflowEnvironment,
     settings: Settings,
-    engine: Engine,
+    db: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app = create_app(settings, client=dev_env.client, engine=engine, keyring=_keyring())
+    app = create_app(settings, client=dev_env.client, db=db, keyring=_keyring())
     sales = {"Authorization": f"Bearer {SALES_KEY}"}
     async with (
-        running_worker(dev_env.client, settings, engine),
+        running_worker(dev_env.client, settings, db),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://leadflow.test",
@@ -104,7 +104,7 @@ async def test_sales_list_accept_and_close_a_routed_meeting_request(
             "LEADFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host
         )
         monkeypatch.setenv("LEADFLOW_TASK_QUEUE", settings.task_queue)
-        monkeypatch.setenv("LEADFLOW_DATABASE_URL", str(engine.url.render_as_string(False)))
+        monkeypatch.setenv("LEADFLOW_DATABASE_URL", str(db.url.render_as_string(False)))
         runner = CliRunner()
         shown = await asyncio.to_thread(
             runner.invoke, cli_app, ["task", "list", "--lead", lead_id, "--json"]

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.events import EventType, LeadEvent, LeadFacts
-from models.lead import (
+from models.lead_state import (
     EventOutcome,
     LeadState,
     PauseRequest,

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from activities.enrichment import (
+from leadflow_domain.enrichment import (
     enrich,
     is_shared_inbox,
     map_term,

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.crm import task_summary
-from models.lead import Stage
+from models.lead_state import Stage
+from models.queries import task_summary
 from models.routing import RejectReason, TaskAction, TaskActionResult
 from models.tables import CrmTask
 from starter.settings import Settings
@@ -27,17 +27,17 @@ from workflows.lead import LeadWorkflow
 CHICAGO = ZoneInfo("America/Chicago")  # the sample clinician's zone (ZIP 60611: US-MIDWEST)
 
 
-def tasks(engine: Engine, **where: Any) -> list[CrmTask]:
-    with Session(engine) as session:
+def tasks(db: Engine, **where: Any) -> list[CrmTask]:
+    with Session(db) as session:
         query = select(CrmTask).order_by(col(CrmTask.created_at))
         for name, value in where.items():
             query = query.where(getattr(CrmTask, name) == value)
         return list(session.exec(query).all())
 
 
-async def task_in(engine: Engine, queue: str) -> CrmTask:
+async def task_in(db: Engine, queue: str) -> CrmTask:
     async def found() -> CrmTask | None:
-        rows = tasks(engine, queue=queue)
+        rows = tasks(db, queue=queue)
         return rows[-1] if rows else None
 
     return await eventually(found)  # type: ignore[no-any-return]

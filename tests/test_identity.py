@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
-from activities.consent import consent_records, effective_consent
+from leadflow_domain.consent import consent_records, effective_consent
 from models.program import load_program
 from models.tables import ConsentRecord, IdentityReview, Lead, LeadMerge
 from starter.api import create_app
@@ -39,9 +39,9 @@ def _keyring() -> KeyRing:
 
 @pytest.fixture
 async def api(
-    dev_env: WorkflowEnvironment, settings: Settings, engine: Engine
+    dev_env: WorkflowEnvironment, settings: Settings, db: Engine
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, client=dev_env.client, engine=engine, keyring=_keyring())
+    app = create_app(settings, client=dev_env.client, db=db, keyring=_keyring())
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://leadflow.test",
@@ -164,14 +164,14 @@ async def test_name_and_institution_alone_open_a_review_and_never_merge(
 
 
 async def test_concurrent_first_events_for_one_new_person_make_one_lead(
-    api: httpx.AsyncClient, engine: Engine
+    api: httpx.AsyncClient, db: Engine
 ) -> None:
     person = _person(email="first.contact@northside.example", npi=npi_for("first-contact"))
     responses = await asyncio.gather(*(_send(api, _event(person)) for _ in range(20)))
 
     assert [r.status_code for r in responses] == [202] * 20, [r.text for r in responses]
     assert len({r.json()["lead_id"] for r in responses}) == 1
-    with Session(engine) as session:
+    with Session(db) as session:
         assert len(session.exec(select(Lead)).all()) == 1
     assert await _reviews(api) == []
 
@@ -194,7 +194,7 @@ async def test_identifiers_of_two_leads_are_refused_and_go_to_a_steward(
 
 
 async def test_steward_merge_moves_identifiers_combines_consent_and_is_logged(
-    api: httpx.AsyncClient, engine: Engine, settings: Settings
+    api: httpx.AsyncClient, db: Engine, settings: Settings
 ) -> None:
     granted = _person(email="ana@northside.example")
     withdrew = _person(email="a.rivera@home.example", crm_id="CRM-0077")
@@ -213,7 +213,7 @@ async def test_steward_merge_moves_identifiers_combines_consent_and_is_logged(
     assert result["moved"]["identifiers"] == ["crm_id"]  # the survivor's email is kept
     rules = load_program(settings.program).consent
     now = datetime.now(UTC)
-    with Session(engine) as session:
+    with Session(db) as session:
         records = consent_records(session, survivor)
         promotional = effective_consent(records, "email", "promotional", "US", now, rules)
         events = effective_consent(records, "email", "events", "US", now, rules)
@@ -241,7 +241,7 @@ async def test_steward_merge_moves_identifiers_combines_consent_and_is_logged(
     assert [r["status"] for r in await _reviews(api)] == ["merged"]
 
 
-async def test_steward_keeps_two_leads_distinct(api: httpx.AsyncClient, engine: Engine) -> None:
+async def test_steward_keeps_two_leads_distinct(api: httpx.AsyncClient, db: Engine) -> None:
     older = await _lead_of(api, _event(_person(email="ana@northside.example")))
     newer = await _lead_of(api, _event(_person(email="ana.r@northside.example")))
     [review] = await _reviews(api, "open")
@@ -253,7 +253,7 @@ async def test_steward_keeps_two_leads_distinct(api: httpx.AsyncClient, engine: 
     assert [r["review_id"] for r in await _reviews(api, "distinct")] == [review["review_id"]]
     assert await _reviews(api, "open") == []
     assert await _found(api, email="ana.r@northside.example") == [newer] != [older]
-    with Session(engine) as session:
+    with Session(db) as session:
         assert session.exec(select(LeadMerge)).all() == []
         review_row = session.get(IdentityReview, review["review_id"])
         assert review_row is not None and review_row.actor == STEWARD_KEY_NAME
@@ -286,9 +286,7 @@ async def test_steward_endpoints_need_the_right_key(api: httpx.AsyncClient) -> N
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_an_erased_lead_keeps_no_name_to_match_on(
-    api: httpx.AsyncClient, engine: Engine
-) -> None:
+async def test_an_erased_lead_keeps_no_name_to_match_on(api: httpx.AsyncClient, db: Engine) -> None:
     erased = await _lead_of(api, _event(_person(email="ana@northside.example")))
     response = await api.post(f"/v1/leads/{erased}/erase", headers=_as(STEWARD_KEY))
     assert response.status_code == 200, response.text
@@ -296,6 +294,6 @@ async def test_an_erased_lead_keeps_no_name_to_match_on(
     await _lead_of(api, _event(_person(email="ana.rivera@home.example")))
 
     assert await _reviews(api) == []
-    with Session(engine) as session:
+    with Session(db) as session:
         row = session.get(Lead, erased)
         assert row is not None and (row.organization, row.name_key, row.org_key) == (None,) * 3

@@ -154,8 +154,8 @@ def cli_settings(
     yield settings
 
 
-def _counts(engine: Engine) -> tuple[int, int]:
-    with Session(engine) as session:
+def _counts(db: Engine) -> tuple[int, int]:
+    with Session(db) as session:
         return len(session.exec(select(Lead)).all()), len(session.exec(select(ReceivedEvent)).all())
 
 

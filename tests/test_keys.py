@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from models.db import make_engine
+from models.db import connect_db
 from models.tables import ApiKeyRecord
 from starter.api import create_app
 from starter.cli import app
@@ -28,8 +28,8 @@ async def test_cli_keys_are_hashed_scoped_and_revocable(database: str, tmp_path:
     made = runner.invoke(app, ["key", "create", "--name", "web-forms", "--scope", "leads:read"])
     assert made.exit_code == 0, made.output
     key = made.output.strip().splitlines()[-1]
-    engine = make_engine(database)
-    with Session(engine) as session:
+    db = connect_db(database)
+    with Session(db) as session:
         [row] = session.exec(select(ApiKeyRecord)).all()
     assert key not in row.key_hash and row.name == "web-forms"
 
@@ -39,7 +39,7 @@ async def test_cli_keys_are_hashed_scoped_and_revocable(database: str, tmp_path:
     assert '"web-forms"' in listed.output and key not in listed.output
 
     settings = Settings(database_url=database, data_dir=tmp_path)
-    api = create_app(settings, engine=engine)
+    api = create_app(settings, db=db)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=api), base_url="http://leadflow.test"
     ) as http:

@@ -15,7 +15,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from models.lead import Stage
+from models.lead_state import Stage
 from models.program import Program, load_program
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink

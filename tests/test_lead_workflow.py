@@ -7,7 +7,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from models.events import LeadEvent, LeadEventIn
-from models.lead import LeadState, Stage
+from models.lead_state import LeadState, Stage
 from starter.intake import submit_events, workflow_id
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
@@ -16,9 +16,9 @@ from tests.factories import event_payload
 from workflows.lead import LeadWorkflow
 
 
-async def _submit(env: WorkflowEnvironment, settings: Settings, engine: Engine, **kw) -> str:  # type: ignore[no-untyped-def]
+async def _submit(env: WorkflowEnvironment, settings: Settings, db: Engine, **kw) -> str:  # type: ignore[no-untyped-def]
     event = LeadEventIn.model_validate(event_payload(**kw))
-    [result] = await submit_events(env.client, engine, settings.task_queue, [event])
+    [result] = await submit_events(env.client, db, settings.task_queue, [event])
     return result.lead_id
 
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
 
-from activities.decisions import archived_decisions
 from models.events import LeadEventIn
+from models.queries import archived_decisions
 from starter.intake import submit_events
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink

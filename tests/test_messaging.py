@@ -13,11 +13,11 @@ from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.consent import append_consent, consent_record_for, suppress
-from activities.content import import_catalog
 from activities.messaging import Links, MessagingActivities, SmtpTarget
+from leadflow_domain.consent import append_consent, consent_record_for, suppress
+from leadflow_domain.content import import_catalog
 from models.events import LeadEventIn, LeadProfile
-from models.lead import SendTouchInput, SendTouchResult
+from models.lead_state import SendTouchInput, SendTouchResult
 from models.program import load_program
 from models.tables import Lead, OutboxMessage, utcnow
 from starter.identity import resolve_lead
@@ -29,10 +29,10 @@ from tests.factories import event_payload, npi_for
 SIGNING_KEY = "test-signing-key"
 
 
-def _lead(engine: Engine, email: str = "a.rivera@northside-cardio.example", **profile: Any) -> str:
+def _lead(db: Engine, email: str = "a.rivera@northside-cardio.example", **profile: Any) -> str:
     fields = {"first_name": "Ana", "last_name": "Rivera", "npi": npi_for(email), "country": "US"}
     fields.update(profile)
-    with Session(engine) as session:
+    with Session(db) as session:
         return resolve_lead(session, LeadProfile(email=email, **fields))
 
 
@@ -52,11 +52,11 @@ class Sender:
     """Runs the send activity the way a worker does (in an activity context), on a library
     imported from the program's catalog."""
 
-    def __init__(self, engine: Engine, sink: SmtpSink, program: Path) -> None:
-        with Session(engine) as session:
+    def __init__(self, db: Engine, sink: SmtpSink, program: Path) -> None:
+        with Session(db) as session:
             import_catalog(session, load_program(program))
         self.activities = MessagingActivities(
-            engine,
+            db,
             SmtpTarget(sink.host, sink.port),
             program,
             Links("http://leadflow.test", SIGNING_KEY),
@@ -66,16 +66,16 @@ class Sender:
         return ActivityEnvironment().run(self.activities.send_touch, touch)  # type: ignore[no-any-return]
 
 
-def _outbox(engine: Engine) -> list[OutboxMessage]:
-    with Session(engine) as session:
+def _outbox(db: Engine) -> list[OutboxMessage]:
+    with Session(db) as session:
         return list(session.exec(select(OutboxMessage)).all())
 
 
 async def test_sends_the_approved_email_once_per_touch(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
-    sender = Sender(engine, smtp_server, make_program())
-    lead_id = _lead(engine)
+    sender = Sender(db, smtp_server, make_program())
+    lead_id = _lead(db)
     first = sender.send_touch(_touch(lead_id))
     retried = sender.send_touch(_touch(lead_id))  # a retry of the same touch
 
@@ -91,17 +91,17 @@ async def test_sends_the_approved_email_once_per_touch(
     assert "IMPORTANT SAFETY INFORMATION" in text
     assert "100 Harbor Point Blvd" in text and "US-CVT-2026-0177" in text
     assert "Unsubscribe: http://leadflow.test/v1/unsubscribe?token=" in text
-    [row] = _outbox(engine)
+    [row] = _outbox(db)
     assert (row.status, row.asset_version, row.program_version) == ("sent", "2.0", "2026.11.1")
     assert row.consent_state is not None and row.consent_state.startswith("no_objection")
     assert row.sent_at is not None and row.sent_at.tzinfo is not None
 
 
 async def test_personalisation_is_escaped_in_html(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
-    sender = Sender(engine, smtp_server, make_program())
-    lead_id = _lead(engine, first_name="<script>x</script>")
+    sender = Sender(db, smtp_server, make_program())
+    lead_id = _lead(db, first_name="<script>x</script>")
     sender.send_touch(_touch(lead_id))
     [email] = await wait_for_messages(smtp_server, 1)
     html = email.get_body(("html",)).get_content()  # type: ignore[union-attr]
@@ -109,10 +109,10 @@ async def test_personalisation_is_escaped_in_html(
 
 
 async def test_a_second_touch_is_a_second_email(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
-    sender = Sender(engine, smtp_server, make_program())
-    lead_id = _lead(engine)
+    sender = Sender(db, smtp_server, make_program())
+    lead_id = _lead(db)
     sender.send_touch(_touch(lead_id, touch_id="touch-1"))
     sender.send_touch(_touch(lead_id, asset_id="CVT-EVT-300", touch_id="touch-2"))
     emails = await wait_for_messages(smtp_server, 2)
@@ -136,27 +136,27 @@ async def test_a_second_touch_is_a_second_email(
     ],
 )
 def test_unsendable_assets_are_blocked_at_send_time(
-    engine: Engine,
+    db: Engine,
     smtp_server: SmtpSink,
     make_program: ProgramFactory,
     change: dict[str, Any],
     reason: str,
 ) -> None:
     program = make_program(asset_changes={"CVT-EVD-210": change})
-    result = Sender(engine, smtp_server, program).send_touch(_touch(_lead(engine)))
+    result = Sender(db, smtp_server, program).send_touch(_touch(_lead(db)))
     assert (result.status, result.reason) == ("blocked", reason)
     assert smtp_server.messages == []
-    assert _outbox(engine) == []
+    assert _outbox(db) == []
 
 
 def test_an_asset_that_expires_after_scheduling_is_not_sent(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
     yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
-    sender = Sender(engine, smtp_server, make_program())  # imported while still valid
+    sender = Sender(db, smtp_server, make_program())  # imported while still valid
     program = make_program(asset_changes={"CVT-EVD-210": {"expires_on": yesterday}})
     sender.activities._program_path = program  # the catalog as it is on the send date
-    result = sender.send_touch(_touch(_lead(engine)))
+    result = sender.send_touch(_touch(_lead(db)))
     assert (result.status, result.reason) == ("blocked", f"asset expired on {yesterday}")
     assert smtp_server.messages == []
 
@@ -170,33 +170,33 @@ def test_an_asset_that_expires_after_scheduling_is_not_sent(
     ],
 )
 def test_recipients_who_may_not_get_promotion_are_blocked(
-    engine: Engine,
+    db: Engine,
     smtp_server: SmtpSink,
     make_program: ProgramFactory,
     profile: dict[str, Any],
     reason: str,
 ) -> None:
-    lead_id = _lead(engine, email="someone@clinic.example", **profile)
-    result = Sender(engine, smtp_server, make_program()).send_touch(_touch(lead_id))
+    lead_id = _lead(db, email="someone@clinic.example", **profile)
+    result = Sender(db, smtp_server, make_program()).send_touch(_touch(lead_id))
     assert (result.status, result.reason) == ("blocked", reason)
     assert smtp_server.messages == []
 
 
 def test_no_email_address_is_blocked(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
-    with Session(engine) as session:
+    with Session(db) as session:
         lead_id = resolve_lead(session, LeadProfile(npi="1234567893", country="US"))
-    result = Sender(engine, smtp_server, make_program()).send_touch(_touch(lead_id))
+    result = Sender(db, smtp_server, make_program()).send_touch(_touch(lead_id))
     assert (result.status, result.reason) == ("blocked", "no email address on file")
 
 
 def _consent_event(
-    engine: Engine, lead_id: str, type: str, at: str = "2026-11-23T09:30:00Z", **props: Any
+    db: Engine, lead_id: str, type: str, at: str = "2026-11-23T09:30:00Z", **props: Any
 ) -> None:
     program = load_program(SAMPLE_PROGRAM)
     event = LeadEventIn.model_validate(event_payload(type=type, properties=props, occurred_at=at))
-    with Session(engine) as session:
+    with Session(db) as session:
         lead = session.get(Lead, lead_id)
         record = consent_record_for(lead_id, event, lead.country if lead else None, program.consent)
         assert record is not None
@@ -204,42 +204,42 @@ def _consent_event(
 
 
 def test_opt_out_between_scheduling_and_sending_stops_the_email(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
-    lead_id = _lead(engine)
-    _consent_event(engine, lead_id, "unsubscribed", channel="email")
-    result = Sender(engine, smtp_server, make_program()).send_touch(_touch(lead_id))
+    lead_id = _lead(db)
+    _consent_event(db, lead_id, "unsubscribed", channel="email")
+    result = Sender(db, smtp_server, make_program()).send_touch(_touch(lead_id))
     assert result.status == "blocked"
     assert result.reason is not None and result.reason.startswith("no email consent: withdrawn")
     assert smtp_server.messages == []
 
 
 def test_suppressed_address_gets_nothing(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
-    lead_id = _lead(engine)
-    with Session(engine) as session:
+    lead_id = _lead(db)
+    with Session(db) as session:
         suppress(session, "A.Rivera@northside-cardio.example", "hard_bounce")
-    result = Sender(engine, smtp_server, make_program()).send_touch(_touch(lead_id))
+    result = Sender(db, smtp_server, make_program()).send_touch(_touch(lead_id))
     assert (result.status, result.reason) == ("blocked", "address suppressed (hard_bounce)")
 
 
 async def test_german_lead_needs_a_confirmed_double_opt_in(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
     program = make_program(asset_changes={"CVT-EVD-210": {"countries": ["US", "DE"]}})
-    sender = Sender(engine, smtp_server, program)
+    sender = Sender(db, smtp_server, program)
     lead_id = _lead(
-        engine, email="dr.weber@klinik.example", country="DE", npi=None, crm_id="CRM-DE-0042"
+        db, email="dr.weber@klinik.example", country="DE", npi=None, crm_id="CRM-DE-0042"
     )  # verified through the CRM: an NPI is a US identifier
     assert sender.send_touch(_touch(lead_id)).reason == (
         "no email consent: none (no consent on record; DE needs opt-in)"
     )
-    _consent_event(engine, lead_id, "consent_granted", channel="email", purpose="promotional")
+    _consent_event(db, lead_id, "consent_granted", channel="email", purpose="promotional")
     pending = sender.send_touch(_touch(lead_id, touch_id="touch-2"))
     assert pending.reason is not None and pending.reason.startswith("no email consent: pending")
     _consent_event(
-        engine,
+        db,
         lead_id,
         "consent_granted",
         at="2026-11-23T09:42:00Z",  # the recipient clicked the confirmation link
@@ -265,16 +265,16 @@ class _CrashAfterAccept(MessagingActivities):
 
 
 async def test_a_crash_after_smtp_accepted_is_retried_and_one_email_arrives(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
-    sender = Sender(engine, smtp_server, make_program())
+    sender = Sender(db, smtp_server, make_program())
     crashing = _CrashAfterAccept(
-        engine,
+        db,
         SmtpTarget(smtp_server.host, smtp_server.port),
         make_program(),
         Links("http://leadflow.test", SIGNING_KEY),
     )
-    lead_id = _lead(engine)
+    lead_id = _lead(db)
     with pytest.raises(ApplicationError, match="mail server unavailable"):
         ActivityEnvironment().run(crashing.send_touch, _touch(lead_id))
     retried = sender.send_touch(_touch(lead_id))  # Temporal retries the activity
@@ -284,15 +284,15 @@ async def test_a_crash_after_smtp_accepted_is_retried_and_one_email_arrives(
 
 
 def test_a_refused_recipient_fails_for_good_and_names_no_address(
-    engine: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
+    db: Engine, smtp_server: SmtpSink, make_program: ProgramFactory
 ) -> None:
-    sender = Sender(engine, smtp_server, make_program())
-    lead_id = _lead(engine)
+    sender = Sender(db, smtp_server, make_program())
+    lead_id = _lead(db)
     smtp_server.refuse("a.rivera@northside-cardio.example")
     with pytest.raises(ApplicationError) as err:
         sender.send_touch(_touch(lead_id))
     assert err.value.type == "SmtpRefused" and err.value.non_retryable
     assert "a.rivera" not in str(err.value)
-    [row] = _outbox(engine)
+    [row] = _outbox(db)
     assert row.status == "sending"  # nothing went out
     assert smtp_server.messages == []

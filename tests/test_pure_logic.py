@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models.events import LeadEvent, LeadFacts
-from models.lead import Engagement, EngagementCarry, LeadState, Stage, TouchRecord
+from models.lead_state import Engagement, EngagementCarry, LeadState, Stage, TouchRecord
 from models.program import Cadence, Cap, QuietHours, load_program
 from starter.settings import SAMPLE_PROGRAM
 from workflows import cadence, scoring, stages, tracks

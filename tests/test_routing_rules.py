@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from activities.business_hours import add_business_time
+from leadflow_domain.business_hours import add_business_time
 from models.events import LeadEvent, LeadFacts
-from models.lead import LeadState, Score, Stage
+from models.lead_state import LeadState, Score, Stage
 from models.program import ProgramError, load_program, load_program_text
 from models.routing import BusinessHours, CrmTaskResult, TaskAction
 from starter.settings import SAMPLE_PROGRAM
 from workflows.engine import LeadEngine
-from workflows.routing import RouteContext, first_match, high_value, sample_problems
+from workflows.route_rules import RouteContext, first_match, high_value, sample_problems
 
 PROGRAM = load_program(SAMPLE_PROGRAM)
 ROUTING = PROGRAM.routing

@@ -21,8 +21,8 @@ PROGRAM = load_program(SAMPLE_PROGRAM)
 AE_COMMENT = "My patient, 71, got really dizzy and fainted after starting Corvanta last week"
 
 
-def _cases(engine: Engine) -> list[ScreeningCase]:
-    with Session(engine) as session:
+def _cases(db: Engine) -> list[ScreeningCase]:
+    with Session(db) as session:
         return list(session.exec(select(ScreeningCase)).all())
 
 

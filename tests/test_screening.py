@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from activities.screening import (
+from leadflow_domain.free_text_screen import (
     allowed_edits,
     forward_by,
     free_text_fields,
@@ -28,9 +28,9 @@ from activities.screening import (
     within_edits,
 )
 from models.screening import MEDICAL_FLAGS, SAFETY_FLAGS, SafetyRules, Screening, ScreenResult
+from starter.settings import SAMPLE_PROGRAM
 
-ROOT = Path(__file__).resolve().parent.parent
-SCREENING_FILE = ROOT / "program" / "sample.yaml"
+SCREENING_FILE = SAMPLE_PROGRAM
 EXAMPLES_FILE = Path(__file__).resolve().parent / "data" / "screening_examples.yaml"
 SCREENING = Screening.model_validate(yaml.safe_load(SCREENING_FILE.read_text())["screening"])
 LABELLED: dict[str, list[dict[str, Any]]] = yaml.safe_load(EXAMPLES_FILE.read_text())

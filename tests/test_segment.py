@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.events import EventType
 from models.program import Program, load_program
-from models.segment import SegmentMapping
+from models.segment_mapping import SegmentMapping
 from models.tables import SegmentUnmappedEvent
 from starter.api import create_app
 from starter.auth import KeyRing
@@ -247,10 +247,10 @@ def _keyring() -> KeyRing:
 
 @pytest.fixture
 async def served_api(
-    dev_env: WorkflowEnvironment, settings: Settings, engine: Engine
+    dev_env: WorkflowEnvironment, settings: Settings, db: Engine
 ) -> AsyncIterator[str]:
     """The API on a real port (the Segment client speaks HTTP), in this test's event loop."""
-    app = create_app(settings, client=dev_env.client, engine=engine, keyring=_keyring())
+    app = create_app(settings, client=dev_env.client, db=db, keyring=_keyring())
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -274,7 +274,7 @@ def _segment_client(api: str, write_key: str) -> analytics.Client:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_segment_client_delivers_identify_track_and_page_to_the_lead(
-    served_api: str, dev_env: WorkflowEnvironment, settings: Settings, engine: Engine
+    served_api: str, dev_env: WorkflowEnvironment, settings: Settings, db: Engine
 ) -> None:
     segment = _segment_client(served_api, WRITE_KEY)
     traits = {
@@ -289,7 +289,7 @@ async def test_a_segment_client_delivers_identify_track_and_page_to_the_lead(
     properties = {"asset_id": "CVT-EVD-200", "title": "CORVA-HF brochure", "topics": ["evidence"]}
     page = {"url": "https://hcp.corvanta.example/corva-hf"}
     async with (
-        running_worker(dev_env.client, settings, engine),
+        running_worker(dev_env.client, settings, db),
         httpx.AsyncClient(
             base_url=served_api, headers={"Authorization": f"Bearer {WRITE_KEY}"}
         ) as api,
@@ -335,7 +335,7 @@ async def test_a_wrong_write_key_is_refused_and_the_client_reports_it(served_api
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_batch_answers_each_message_and_keeps_unmapped_names(
-    served_api: str, engine: Engine
+    served_api: str, db: Engine
 ) -> None:
     good = {
         "type": "identify",
@@ -385,6 +385,6 @@ async def test_a_batch_answers_each_message_and_keeps_unmapped_names(
     assert (result["status"], result["lead_id"]) == ("duplicate", results[0]["lead_id"])
     assert unparseable.status_code == 400 and "JSON" in unparseable.json()["message"]
     assert bomb.status_code == 413
-    with Session(engine) as session:
+    with Session(db) as session:
         unmapped = session.exec(select(SegmentUnmappedEvent)).all()
     assert [(u.message_id, u.event_name) for u in unmapped] == [("seg-unmapped", "Video Played")]

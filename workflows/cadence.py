@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from models.lead import LeadState
+from models.lead_state import LeadState
 from models.program import Cadence, Cap
 
 SATURDAY = 5

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from models.events import EventType, LeadEvent, LeadFacts
-from models.lead import (
+from models.lead_state import (
     Decision,
     Engagement,
     EventOutcome,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from models.events import EventType, LeadEvent
-from models.lead import LeadState, Stage
+from models.lead_state import LeadState, Stage
 from models.routing import (
     COMMERCIAL_KINDS,
     HANDOFF_KINDS,
@@ -24,7 +24,7 @@ from models.routing import (
     TaskUpdateInput,
     queue_name,
 )
-from workflows import routing as rules
+from workflows import route_rules as rules
 from workflows import scoring
 from workflows.checks import prop
 

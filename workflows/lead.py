@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 
 with workflow.unsafe.imports_passed_through():
     from models.events import LeadEvent
-    from models.lead import (
+    from models.lead_state import (
         ARCHIVE_DECISIONS,
         CLOSE_REVIEW,
         LOAD_PROGRAM,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from models.events import LeadFacts
-from models.lead import Engagement, EngagementCarry, Score, ScoreItem
+from models.lead_state import Engagement, EngagementCarry, Score, ScoreItem
 from models.program import Scoring
 
 # Engagement kept item by item for the breakdown; older items are folded into the carry.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.lead import Stage
+from models.lead_state import Stage
 
 S = Stage
 # Opting out, a compliance hold and disqualification can happen from any working stage.

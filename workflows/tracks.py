@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models.events import LeadEvent, LeadFacts
-from models.lead import LeadState
+from models.lead_state import LeadState
 from models.program import Program, TrackRule, When
 from workflows.scoring import norm
 

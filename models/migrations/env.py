@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the engine Leadflow hands over in `config.attributes`."""
+"""Alembic environment: runs on the database Leadflow hands over in `config.attributes`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
-engine = context.config.attributes["engine"]
-with engine.begin() as connection:
+db = context.config.attributes["db"]
+with db.begin() as connection:
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,

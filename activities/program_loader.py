@@ -7,7 +7,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.lead import LOAD_PROGRAM, LoadProgramInput
+from models.lead_state import LOAD_PROGRAM, LoadProgramInput
 from models.program import (
     ProgramError,
     ProgramInForce,

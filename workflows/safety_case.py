@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from models.lead import (
+    from models.lead_state import (
         ESCALATE_CASE,
         FORWARD_CASE,
         CaseActionInput,

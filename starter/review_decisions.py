@@ -8,8 +8,8 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.reviews import review_lead
-from models.lead import ReviewDecision, ReviewRecordResult
+from models.lead_state import ReviewDecision, ReviewRecordResult
+from models.queries import review_lead
 from starter.intake import workflow_id
 from workflows.lead import LeadWorkflow
 
@@ -28,16 +28,14 @@ class ReviewNotOpen(ValueError):
         super().__init__(f"review {review_id} is not open")
 
 
-async def decide_review(
-    client: Client, engine: Engine, decision: ReviewDecision
-) -> ReviewRecordResult:
+async def decide_review(client: Client, db: Engine, decision: ReviewDecision) -> ReviewRecordResult:
     """Deliver a reviewer's decision to the held lead and return the recorded result.
 
     Raises:
         UnknownReview: no such review.
         ReviewNotOpen: the lead's workflow refused the decision.
     """
-    lead_id = await asyncio.to_thread(review_lead, engine, decision.review_id)
+    lead_id = await asyncio.to_thread(review_lead, db, decision.review_id)
     if lead_id is None:
         raise UnknownReview(decision.review_id)
     handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))

@@ -38,13 +38,13 @@ def scope_for(kind: str) -> str:
     return "compliance:act" if kind in MEDICAL_SIDE else "sales:act"
 
 
-def _task(engine: Engine, task_id: str) -> CrmTask | None:
-    with Session(engine) as session:
+def _task(db: Engine, task_id: str) -> CrmTask | None:
+    with Session(db) as session:
         return session.get(CrmTask, task_id)
 
 
 async def act_on_task(
-    client: Client, engine: Engine, action: TaskAction, scopes: frozenset[str] | None = None
+    client: Client, db: Engine, action: TaskAction, scopes: frozenset[str] | None = None
 ) -> TaskActionResult:
     """Deliver the action to the lead's workflow (an update: the answer says what it did).
 
@@ -53,7 +53,7 @@ async def act_on_task(
         TaskNotOpen: the task is no longer open in the lead's workflow.
         WrongTeam: `scopes` (an API key's; None for the CLI) do not cover the task's kind.
     """
-    task = await asyncio.to_thread(_task, engine, action.task_id)
+    task = await asyncio.to_thread(_task, db, action.task_id)
     if task is None:
         raise UnknownTask(action.task_id)
     needed = scope_for(task.kind)

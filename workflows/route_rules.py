@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.events import LeadFacts
-from models.lead import Score, Stage
+from models.lead_state import Score, Stage
 from models.routing import RouteRule, RouteWhen, Routing
 
 

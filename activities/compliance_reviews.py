@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from temporalio import activity
 
-from models.lead import CLOSE_REVIEW, OPEN_REVIEW, ReviewRecordInput, ReviewRecordResult
+from models.lead_state import CLOSE_REVIEW, OPEN_REVIEW, ReviewRecordInput, ReviewRecordResult
 from models.tables import ComplianceReview, utcnow
 
 
 class ReviewActivities:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, db: Engine) -> None:
+        self._db = db
 
     @activity.defn(name=OPEN_REVIEW)
     def open_review(self, request: ReviewRecordInput) -> ReviewRecordResult:
         """Create (or, on a retry, find) the review item; mark it escalated when overdue."""
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             row = session.get(ComplianceReview, request.review_id)
             if row is None:
                 row = ComplianceReview(
@@ -40,7 +40,7 @@ class ReviewActivities:
         """Record the decision: who decided what, when, and why."""
         decision = request.decision
         assert decision is not None
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             row = session.get(ComplianceReview, request.review_id)
             if row is None:
                 raise ValueError(f"no review {request.review_id}")
@@ -51,17 +51,3 @@ class ReviewActivities:
                 session.add(row)
                 session.commit()
             return ReviewRecordResult(review_id=row.review_id, status=row.status)
-
-
-def list_reviews(engine: Engine, status: str | None) -> list[ComplianceReview]:
-    with Session(engine) as session:
-        query = select(ComplianceReview).order_by(col(ComplianceReview.opened_at))
-        if status:
-            query = query.where(ComplianceReview.status == status)
-        return list(session.exec(query).all())
-
-
-def review_lead(engine: Engine, review_id: str) -> str | None:
-    with Session(engine) as session:
-        row = session.get(ComplianceReview, review_id)
-        return row.lead_id if row else None

@@ -1,87 +1,36 @@
-"""Safety and medical screening cases: opened at intake, forwarded to drug safety on time."""
+"""Drug safety forwarding: screened cases emailed to drug safety on time, late ones escalated."""
 
 from __future__ import annotations
 
 import json
-import secrets
-from datetime import datetime
 from pathlib import Path
 
 import structlog
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.messaging import SmtpTarget, send_notice
-from activities.screening import forward_by
-from models.lead import ESCALATE_CASE, FORWARD_CASE, CaseActionInput, CaseActionResult
+from models.lead_state import ESCALATE_CASE, FORWARD_CASE, CaseActionInput, CaseActionResult
 from models.program import SafetyContacts, load_program
-from models.screening import SafetyRules, ScreenResult
 from models.tables import ScreeningCase, utcnow
 
 log = structlog.get_logger(__name__)
 
 
-def new_case_ref(route: str) -> str:
-    prefix = "SC" if route == "drug_safety" else "MI"
-    return f"{prefix}-{secrets.token_hex(5).upper()}"
-
-
-def open_case(
-    session: Session,
-    *,
-    lead_id: str,
-    event_id: str,
-    event_type: str,
-    result: ScreenResult,
-    texts: dict[str, str],
-    awareness_at: datetime,
-    rules: SafetyRules,
-) -> ScreeningCase:
-    """Record a routed report; the same event screened twice opens one case."""
-    assert result.route is not None
-    existing = session.exec(select(ScreeningCase).where(ScreeningCase.event_id == event_id)).first()
-    if existing:
-        return existing
-    case = ScreeningCase(
-        case_ref=new_case_ref(result.route),
-        lead_id=lead_id,
-        event_id=event_id,
-        event_type=event_type,
-        route=result.route,
-        flags=json.dumps(result.flags),
-        matched_terms=json.dumps([m.model_dump() for m in result.matched]),
-        minimum_elements=json.dumps(result.minimum_elements),
-        texts=json.dumps(texts),
-        status="open",
-        awareness_at=awareness_at,
-        forward_by=forward_by(awareness_at, rules) if result.route == "drug_safety" else None,
-    )
-    session.add(case)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        found = session.exec(select(ScreeningCase).where(ScreeningCase.event_id == event_id)).one()
-        return found
-    session.refresh(case)
-    return case
-
-
 class SafetyActivities:
     """Forwarding cases to drug safety by email, and escalating late ones."""
 
-    def __init__(self, engine: Engine, smtp: SmtpTarget, program_path: Path) -> None:
-        self._engine = engine
+    def __init__(self, db: Engine, smtp: SmtpTarget, program_path: Path) -> None:
+        self._db = db
         self._smtp = smtp
         self._program_path = program_path
 
     @activity.defn(name=FORWARD_CASE)
     def forward_case(self, request: CaseActionInput) -> CaseActionResult:
         """Send the full report to the drug safety mailbox (once) and record when."""
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             case = self._case(session, request.case_ref)
             if case.forwarded_at is None:
                 contacts = self._contacts()
@@ -112,7 +61,7 @@ class SafetyActivities:
     @activity.defn(name=ESCALATE_CASE)
     def escalate_case(self, request: CaseActionInput) -> CaseActionResult:
         """The forwarding deadline passed: alert the escalation mailbox (reference only)."""
-        with Session(self._engine) as session:
+        with Session(self._db) as session:
             case = self._case(session, request.case_ref)
             if case.escalated_at is None:
                 self._send(
