@@ -65,9 +65,8 @@ from temporalio.service import RPCError
 from bench.echo import EchoInput, EchoWorkflow
 from bench.harness import drive
 from models.events import LeadEvent, LeadEventIn
-from models.lead_state import RECORD_EVENT
+from models.lead_state import RECORD_EVENT, lead_workflow_id
 from starter.devserver import DevServer
-from starter.intake import workflow_id
 from starter.logging import configure_logging
 from starter.ports import free_port
 from starter.settings import Settings
@@ -458,13 +457,13 @@ async def leadflow_ingest(
             expected[lead_of[p["lead"]["email"]]] += 1
 
     async def count(lead_id: str) -> int | None:
-        handle = client.get_workflow_handle(workflow_id(lead_id))
+        handle = client.get_workflow_handle(lead_workflow_id(lead_id))
         state = await handle.query(LeadWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
         return state.events_total  # type: ignore[no-any-return]
 
     applied = await wait_applied(expected, count, lanes, start + timeout)
     done = time.perf_counter()
-    histories = {workflow_id(lead): n for lead, n in expected.items()}
+    histories = {lead_workflow_id(lead): n for lead, n in expected.items()}
     name = "Leadflow: HTTP POST /v1/events" + (f" (batches of {batch})" if batch > 1 else "")
     return Ingest(
         name,

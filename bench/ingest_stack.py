@@ -3,7 +3,8 @@
 baseline's echo worker on its own task queue, with logging at WARNING.
 
 Settings come from the `LEADFLOW_*` environment as for `leadflow up`; `BENCH_ECHO_QUEUE`
-names the echo worker's task queue. Each intake step (`starter.intake`'s module functions) is
+names the echo worker's task queue. Each intake step (`starter.intake`'s preparation functions
+and `Intake` methods) is
 timed: SIGUSR1 starts a measuring window, SIGUSR2 writes the step times of the window to
 `BENCH_STEPS` (JSON) and, with `BENCH_PROFILE` set to a path, the window's cProfile stats of
 the event-loop thread there. SIGTERM stops it all.
@@ -26,7 +27,8 @@ from typing import Any
 from temporalio.worker import Worker
 
 from bench.echo import EchoWorkflow
-from starter import api, intake
+from starter.intake import deliver, prepare
+from starter.intake.deliver import Intake
 from starter.logging import configure_logging
 from starter.settings import Settings
 from starter.stack import run_stack
@@ -43,8 +45,8 @@ class StepTimes:
     def __init__(self) -> None:
         self.seconds: dict[str, list[float]] = {}
 
-    def wrap(self, module: Any, name: str) -> None:
-        original = getattr(module, name)
+    def wrap(self, module: Any, attribute: str, name: str) -> None:
+        original = getattr(module, attribute)
         times = self.seconds.setdefault(name, [])
         if asyncio.iscoroutinefunction(original):
 
@@ -55,7 +57,7 @@ class StepTimes:
                 finally:
                     times.append(time.perf_counter() - start)
 
-            setattr(module, name, timed_async)
+            setattr(module, attribute, timed_async)
         else:
 
             def timed(*args: Any, **kwargs: Any) -> Any:
@@ -65,7 +67,7 @@ class StepTimes:
                 finally:
                     times.append(time.perf_counter() - start)
 
-            setattr(module, name, timed)
+            setattr(module, attribute, timed)
 
     def reset(self) -> None:
         for times in self.seconds.values():
@@ -74,10 +76,16 @@ class StepTimes:
 
 def _instrument() -> StepTimes:
     steps = StepTimes()
-    for name in ("_delivered_to", "_prepare", "deliver", "_follow_up", "_mark_delivered"):
-        steps.wrap(intake, name)
-    # The API module imported `submit_events` by name: time it where the route calls it.
-    steps.wrap(api, "submit_events")
+    # Names are kept as before so reports stay comparable across versions.
+    for name, owner, attribute in (
+        ("_delivered_to", prepare, "delivered_to"),
+        ("_prepare", prepare, "prepare"),
+        ("_mark_delivered", deliver, "mark_delivered"),
+        ("deliver", Intake, "deliver"),
+        ("_follow_up", Intake, "_follow_up"),
+        ("submit_events", Intake, "submit"),
+    ):
+        steps.wrap(owner, attribute, name)
     return steps
 
 

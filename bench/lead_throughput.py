@@ -6,14 +6,14 @@ Run: .venv/bin/python -m bench.lead_throughput [--single-events 5000] [--leads 1
 Everything runs against one dev server, one SMTP sink, one SQLite file and the worker from
 `worker.build_worker` (search attributes on), in this process:
 
-- one lead: the first page_viewed event through `starter.intake.submit_events`, the other
+- one lead: the first page_viewed event through `starter.intake.Intake.submit`, the other
   `--single-events` - 1 as `record_event` signals, `--concurrency` in flight; done when the
   lead's `state` query shows `events_total` (carried across continue-as-new) at the count sent.
   Twice: paced at `--single-rate` events/s (skipped when 0), then as a burst (as fast as the
   server accepts them). The burst runs last: a lead that falls behind can leave its workflow
   task stuck in the worker, so a lead whose count stops growing for `--stall` seconds is
   reported as stalled, with the workflow task failures in its history;
-- many leads: `--leads` leads x `--events-per-lead` events through `submit_events` (identity
+- many leads: `--leads` leads x `--events-per-lead` events through `Intake.submit` (identity
   resolved in SQLite, then signal-with-start), round-robin over the leads, `--concurrency`
   calls in flight; done when every lead's `state` shows all its events applied;
 - the single lead's history: every run of `lead-<lead_id>` (followed through continued-as-new
@@ -59,9 +59,9 @@ with workflow.unsafe.imports_passed_through():
     from bench.harness import drive, start_dev_server
     from models.db import connect_db, migrate
     from models.events import LeadEvent, LeadEventIn
-    from models.lead_state import RECORD_EVENT
+    from models.lead_state import RECORD_EVENT, lead_workflow_id
     from models.program import load_program
-    from starter.intake import submit_events, workflow_id
+    from starter.intake import Intake
     from starter.logging import configure_logging
     from starter.ports import free_port
     from starter.settings import SAMPLE_PROGRAM, Settings
@@ -308,19 +308,19 @@ class Bench:
         lead_of: dict[str, str] = {}
 
         async def send(email: str) -> None:
-            [result] = await submit_events(self.client, self.db, self.lead_queue, [_intake(email)])
+            [result] = await Intake(self.client, self.db, self.lead_queue).submit([_intake(email)])
             if lead_of.setdefault(email, result.lead_id) != result.lead_id:
                 raise AssertionError(f"{email} resolved to two leads")
 
         async def count(lead_id: str) -> int | None:
             state = await _query(
-                lambda: self.client.get_workflow_handle(workflow_id(lead_id)).query(
+                lambda: self.client.get_workflow_handle(lead_workflow_id(lead_id)).query(
                     LeadWorkflow.state, rpc_timeout=QUERY_TIMEOUT
                 )
             )
             return None if state is None else state.events_total
 
-        name = f"Leadflow: N leads x {per_lead} submit_events"
+        name = f"Leadflow: N leads x {per_lead} Intake.submit"
         return await self._many(name, sends, send, lambda: set(lead_of.values()), count, per_lead)
 
     async def _many(
@@ -353,8 +353,8 @@ class Bench:
     async def lead_single(self, events: int, rate: float) -> tuple[Rate, str]:
         email = f"hcp-single-{uuid.uuid4().hex[:6]}@clinic.example"
         start = time.perf_counter()
-        [result] = await submit_events(self.client, self.db, self.lead_queue, [_intake(email)])
-        wid = workflow_id(result.lead_id)
+        [result] = await Intake(self.client, self.db, self.lead_queue).submit([_intake(email)])
+        wid = lead_workflow_id(result.lead_id)
         handle = self.client.get_workflow_handle(wid)
         await drive(
             range(events - 1),

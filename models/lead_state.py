@@ -324,3 +324,8 @@ class ReviewRecordInput(BaseModel):
 class ReviewRecordResult(BaseModel):
     review_id: str
     status: str
+
+
+def lead_workflow_id(lead_id: str) -> str:
+    """The lead's workflow id: `lead-` and the opaque lead id, never a name, email or NPI."""
+    return f"lead-{lead_id}"

@@ -28,6 +28,7 @@ from models.lead_state import (
     ResumeRequest,
     ReviewDecision,
     ReviewRecordResult,
+    lead_workflow_id,
 )
 from models.program import load_program
 from models.queries import list_reviews, list_tasks, task_summary, task_view
@@ -38,18 +39,10 @@ from starter.auth import KeyHolder, KeyRing
 from starter.erasure import UnknownLead, erase_lead
 from starter.identity import IdentityConflict, find_lead_ids
 from starter.identity_api import identity_router
-from starter.intake import (
-    MAX_BODY_BYTES,
-    EventPayloadError,
-    IntakeRules,
-    parse_body,
-    submit_event_and_wait,
-    submit_events,
-    withdraw_by_link,
-    workflow_id,
-)
+from starter.intake import MAX_BODY_BYTES, EventPayloadError, parse_body
 from starter.keys import key_holder
 from starter.review_decisions import ReviewNotOpen, UnknownReview, decide_review
+from starter.segment import intake_of
 from starter.segment import router as segment_router
 from starter.settings import Settings
 from starter.task_actions import TaskNotOpen, UnknownTask, WrongTeam, act_on_task
@@ -95,6 +88,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.program = load_program(settings.program)
+    app.state.intake = None
     app.state.client = client
     app.state.db = db
     app.state.keyring = keyring or make_keyring(settings)
@@ -213,18 +207,11 @@ def _routes() -> Any:
             raise HTTPException(413, f"body over {MAX_BODY_BYTES} bytes; send smaller batches")
         parsed = parse_body(body)
         events, is_batch = parsed.events, parsed.is_batch
-        settings: Settings = request.app.state.settings
         if wait:
             if is_batch:
                 raise HTTPException(422, "wait=true takes one event, not a batch")
             try:
-                lead_id, outcome = await submit_event_and_wait(
-                    client,
-                    db,
-                    settings.task_queue,
-                    events[0],
-                    IntakeRules.of(request.app.state.program),
-                )
+                lead_id, outcome = await intake_of(request).submit_and_wait(events[0])
             except WorkflowUpdateFailedError as err:
                 raise HTTPException(422, f"the lead refused the event: {err.cause}") from err
             status_ = "duplicate" if outcome.status == "duplicate" else "accepted"
@@ -234,8 +221,7 @@ def _routes() -> Any:
                 status=status_,
                 outcome=outcome.model_dump(mode="json"),
             )
-        rules = IntakeRules.of(request.app.state.program)
-        results = await submit_events(client, db, settings.task_queue, events, rules)
+        results = await intake_of(request).submit(events)
         if not is_batch:
             return results[0]
         return EventsAccepted(results=[*results, *parsed.rejected])
@@ -282,7 +268,7 @@ def _routes() -> Any:
     )
     async def lead_state(lead_id: str, client: ClientDep) -> LeadState:
         """The lead's state as its workflow holds it now."""
-        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
         return await _query(handle.query(LeadWorkflow.state), lead_id)
 
     @router.get(
@@ -332,7 +318,7 @@ def _routes() -> Any:
         holder: Annotated[KeyHolder, require("sales:act")],
     ) -> ManualAction:
         """Pause promotional nurture for one lead; the acting key's name is the actor."""
-        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
         request = PauseRequest(by=holder.name, reason=body.reason, until=body.until)
         await _query(handle.signal(LeadWorkflow.pause, request), lead_id)
         return ManualAction(lead_id=lead_id, action="pause", by=holder.name)
@@ -350,7 +336,7 @@ def _routes() -> Any:
         body: ResumeBody | None = None,
     ) -> ManualAction:
         """Resume a paused lead's nurture."""
-        handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
         request = ResumeRequest(by=holder.name, reason=body.reason if body else None)
         await _query(handle.signal(LeadWorkflow.resume, request), lead_id)
         return ManualAction(lead_id=lead_id, action="resume", by=holder.name)
@@ -491,10 +477,7 @@ def _routes() -> Any:
         """One-click unsubscribe (RFC 8058): recorded in the consent ledger and sent to the
         lead as a `consent_withdrawn` event; promotional email stops at once."""
         lead_id = _lead_for(request, token)
-        settings: Settings = request.app.state.settings
-        await withdraw_by_link(
-            client, db, settings.task_queue, lead_id, IntakeRules.of(request.app.state.program)
-        )
+        await intake_of(request).withdraw_by_link(lead_id)
         return UNSUBSCRIBED_PAGE
 
     return router

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client
 
-from models.lead_state import Decision, DecisionLog
+from models.lead_state import Decision, DecisionLog, lead_workflow_id
 from models.queries import archived_decisions
 from models.tables import (
     ComplianceReview,
@@ -23,7 +23,6 @@ from models.tables import (
     OutboxMessage,
     ScreeningCase,
 )
-from starter.intake import workflow_id
 from starter.settings import Settings
 from workflows.lead import LeadWorkflow
 
@@ -154,7 +153,7 @@ async def complete_decisions(client: Client, db: Engine, lead_id: str) -> Decisi
     Raises:
         RPCError: NOT_FOUND when there is no such lead.
     """
-    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
     live: DecisionLog = await handle.query(LeadWorkflow.decisions)
     archived = await asyncio.to_thread(archived_decisions, db, lead_id)
     seen = {(d.chain, d.seq) for d in archived}
@@ -166,7 +165,7 @@ def workflow_url(settings: Settings, lead_id: str) -> str:
     """The lead's workflow in the Temporal UI."""
     return (
         f"{settings.temporal_ui_url}/namespaces/{settings.temporal_namespace}"
-        f"/workflows/{workflow_id(lead_id)}"
+        f"/workflows/{lead_workflow_id(lead_id)}"
     )
 
 

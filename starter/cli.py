@@ -76,7 +76,8 @@ def event_send(
 ) -> None:
     """Validate events and deliver them to their leads' workflows."""
     from models.db import connect_db, migrate
-    from starter.intake import EventPayloadError, parse_events, submit_events
+    from models.program import load_program
+    from starter.intake import EventPayloadError, Intake, IntakeRules, parse_events
     from starter.temporal import connect
 
     body = sys.stdin.buffer.read() if str(payload) == "-" else payload.read_bytes()
@@ -91,7 +92,9 @@ def event_send(
         db = connect_db(settings.resolved_database_url)
         migrate(db)
         client = await connect(settings)
-        for result in await submit_events(client, db, settings.task_queue, events):
+        rules = IntakeRules.of(load_program(settings.program))
+        intake = Intake(client, db, settings.task_queue, rules)
+        for result in await intake.submit(events):
             console.print_json(json.dumps(result.model_dump()))
 
     asyncio.run(send())
@@ -195,7 +198,7 @@ def import_csv(
         plan_import,
         run_import,
     )
-    from starter.intake import IntakeRules
+    from starter.intake import Intake, IntakeRules
     from starter.temporal import connect
 
     _quiet_logs()
@@ -234,11 +237,8 @@ def import_csv(
         with progress:
             task = progress.add_task(f"importing {file.name}", total=plan.records)
             return await run_import(
-                client,
-                db,
-                settings.task_queue,
+                Intake(client, db, settings.task_queue, rules),
                 plan,
-                rules=rules,
                 batch_size=batch_size,
                 checkpoint=checkpoint,
                 on_rows=lambda rows: progress.advance(task, rows),
@@ -391,12 +391,12 @@ def key_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 async def _lead_handle(lead_id: str) -> Any:
     """The lead's workflow handle on the configured Temporal server."""
-    from starter.intake import workflow_id
+    from models.lead_state import lead_workflow_id
     from starter.temporal import connect
     from workflows.lead import LeadWorkflow
 
     client = await connect(Settings())
-    return client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+    return client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
 
 
 @lead_app.command("show")

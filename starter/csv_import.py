@@ -18,12 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy.engine import Engine
-from temporalio.client import Client
 
 from models.events import EventType, LeadEventIn, LeadProfile
 from starter.identity import IdentityConflict
-from starter.intake import DEFAULT_RULES, EventPayloadError, IntakeRules, submit_events
+from starter.intake import EventPayloadError, Intake
 from starter.intake import validate_event as validate_envelope
 
 log = structlog.get_logger(__name__)
@@ -385,12 +383,9 @@ def _problems_of(row: int, mapping: CsvMapping, err: Exception) -> list[RowRejec
 
 
 async def run_import(
-    client: Client,
-    db: Engine,
-    task_queue: str,
+    intake: Intake,
     plan: CsvPlan,
     *,
-    rules: IntakeRules = DEFAULT_RULES,
     batch_size: int = DEFAULT_BATCH,
     checkpoint: Path | None = None,
     on_rows: Callable[[int], None] = lambda rows: None,
@@ -411,11 +406,11 @@ async def run_import(
             continue
         batch.append((number, cells))
         if len(batch) >= batch_size:
-            await _import_batch(client, db, task_queue, plan, rules, batch, summary)
+            await _import_batch(intake, plan, batch, summary)
             _commit(checkpoint, plan, batch, summary, on_rows)
             batch = []
     if batch:
-        await _import_batch(client, db, task_queue, plan, rules, batch, summary)
+        await _import_batch(intake, plan, batch, summary)
         _commit(checkpoint, plan, batch, summary, on_rows)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
@@ -445,11 +440,8 @@ def _commit(
 
 
 async def _import_batch(
-    client: Client,
-    db: Engine,
-    task_queue: str,
+    intake: Intake,
     plan: CsvPlan,
-    rules: IntakeRules,
     batch: list[tuple[int, list[str]]],
     summary: ImportSummary,
 ) -> None:
@@ -470,7 +462,7 @@ async def _import_batch(
                     ]
                 )
             event = row_event(mapping, dict(zip(plan.header, cells, strict=False)))
-            [result] = await submit_events(client, db, task_queue, [event], rules)
+            [result] = await intake.submit([event])
         except (EventPayloadError, IdentityConflict) as err:
             summary.rejected += 1
             summary.rejects.extend(_problems_of(number, mapping, err))

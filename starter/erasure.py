@@ -12,8 +12,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from leadflow_domain.consent import email_hash, suppress
+from models.lead_state import lead_workflow_id
 from models.tables import ConsentRecord, Lead, OutboxMessage
-from starter.intake import workflow_id
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +47,7 @@ def erase_marketing_data(db: Engine, lead_id: str) -> None:
 async def erase_lead(client: Client, db: Engine, lead_id: str, actor: str) -> None:
     """Erase a lead's marketing data and end its workflow (safety cases are not touched)."""
     await asyncio.to_thread(erase_marketing_data, db, lead_id)
-    handle = client.get_workflow_handle(workflow_id(lead_id))
+    handle = client.get_workflow_handle(lead_workflow_id(lead_id))
     try:
         await handle.terminate(reason=f"erasure requested; carried out by {actor}")
     except RPCError as err:

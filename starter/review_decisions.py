@@ -8,9 +8,8 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from models.lead_state import ReviewDecision, ReviewRecordResult
+from models.lead_state import ReviewDecision, ReviewRecordResult, lead_workflow_id
 from models.queries import review_lead
-from starter.intake import workflow_id
 from workflows.lead import LeadWorkflow
 
 
@@ -38,7 +37,7 @@ async def decide_review(client: Client, db: Engine, decision: ReviewDecision) ->
     lead_id = await asyncio.to_thread(review_lead, db, decision.review_id)
     if lead_id is None:
         raise UnknownReview(decision.review_id)
-    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
     try:
         return await handle.execute_update(LeadWorkflow.decide_review, decision)  # type: ignore[no-any-return]
     except WorkflowUpdateFailedError as err:

@@ -3,7 +3,7 @@
 A Segment or RudderStack client works unchanged with its host set to `http://<api>/segment`.
 The write key is a Leadflow API key with the `events:write` scope, sent as the HTTP Basic user
 (password empty) or as `writeKey` in the body. Each message is converted to the Leadflow
-envelope and goes through `submit_events`, exactly like `POST /v1/events`.
+envelope and goes through the same `Intake` as `POST /v1/events`.
 
 Segment clients look only at the HTTP status (they retry 429 and 5xx), so a processed batch is
 answered 200 with one result per message: `accepted`, `duplicate`, `rejected` (each bad field
@@ -44,8 +44,8 @@ from starter.intake import (
     MAX_BATCH,
     MAX_BODY_BYTES,
     EventPayloadError,
+    Intake,
     IntakeRules,
-    submit_events,
     validate_event,
 )
 from starter.keys import key_holder
@@ -424,6 +424,15 @@ BODY_DOC = {
 }
 
 
+def intake_of(request: Request) -> Intake:
+    """The app's one intake service, made once the client and database are connected."""
+    state = request.app.state
+    if state.intake is None:
+        rules = IntakeRules.of(state.program)
+        state.intake = Intake(state.client, state.db, state.settings.task_queue, rules)
+    return state.intake  # type: ignore[no-any-return]
+
+
 async def _intake(request: Request, kind: str | None) -> JSONResponse:
     try:
         holder, messages, sent_at = await _authorized_messages(request, kind)
@@ -469,20 +478,18 @@ async def _submit(
     program = state.program
     results: list[EventResult | EventRejected | SegmentIgnored] = []
     received_at = datetime.now(UTC)
-    rules = IntakeRules.of(program)
     for index, message in enumerate(messages):
         prefix = f"batch.{index}." if batch else ""
         converted = convert(
             message, program.segment, prefix=prefix, sent_at=sent_at, received_at=received_at
         )
-        results.append(await _deliver(state, converted, prefix, rules))
+        results.append(await _deliver(state.db, intake_of(request), converted, prefix))
     return results
 
 
 async def _deliver(
-    state: Any, converted: Converted | Skipped, prefix: str, rules: IntakeRules
+    db: Engine, intake: Intake, converted: Converted | Skipped, prefix: str
 ) -> EventResult | EventRejected | SegmentIgnored:
-    db: Engine = state.db
     if isinstance(converted, Skipped):
         if converted.record_name is not None:
             await asyncio.to_thread(
@@ -498,7 +505,7 @@ async def _deliver(
     if isinstance(event, EventRejected):
         return event
     try:
-        [result] = await submit_events(state.client, db, state.settings.task_queue, [event], rules)
+        [result] = await intake.submit([event])
     except IdentityConflict as err:
         problem = {"field": f"{prefix}traits", "message": str(err).removeprefix("lead: ")}
         return EventRejected(event_id=event.event_id, errors=[problem])

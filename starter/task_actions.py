@@ -9,9 +9,9 @@ from sqlmodel import Session
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from models.lead_state import lead_workflow_id
 from models.routing import TaskAction, TaskActionResult
 from models.tables import CrmTask
-from starter.intake import workflow_id
 from workflows.lead import LeadWorkflow
 
 
@@ -59,7 +59,7 @@ async def act_on_task(
     needed = scope_for(task.kind)
     if scopes is not None and needed not in scopes:
         raise WrongTeam(f"a {task.kind} task needs the '{needed}' scope")
-    handle = client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(task.lead_id))
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(task.lead_id))
     try:
         return await handle.execute_update(LeadWorkflow.act_on_task, action)  # type: ignore[no-any-return]
     except RPCError as err:

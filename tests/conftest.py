@@ -120,7 +120,7 @@ def db(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+def sqlite_db(tmp_path: Path) -> Iterator[Engine]:
     """A SQLite database alone, for workflow tests where the database is not the subject."""
     db = connect_db(f"sqlite:///{tmp_path / 'leadflow.db'}")
     migrate(db)

@@ -14,9 +14,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from models.events import LeadEvent, LeadEventIn
-from models.lead_state import DecisionLog, LeadState, PauseRequest, ResumeRequest
+from models.lead_state import DecisionLog, LeadState, PauseRequest, ResumeRequest, lead_workflow_id
 from models.program import load_program
-from starter.intake import IntakeRules, submit_events, workflow_id
+from starter.intake import Intake, IntakeRules
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import eventually
@@ -43,12 +43,15 @@ class Journey:
         self.profile.setdefault("npi", npi_for(self.profile["email"]))
         self.lead_id: str | None = None
         # Like the API, intake reads the program once, when it starts.
-        self.rules = IntakeRules.of(load_program(settings.program))
+        rules = IntakeRules.of(load_program(settings.program))
+        self.intake = Intake(env.client, db, settings.task_queue, rules)
 
     @property
     def handle(self) -> WorkflowHandle[Any, Any]:
         assert self.lead_id is not None, "send an event first"
-        return self.env.client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(self.lead_id))
+        return self.env.client.get_workflow_handle_for(
+            LeadWorkflow.run, lead_workflow_id(self.lead_id)
+        )
 
     async def event(self, type: str, **properties: Any) -> str:
         """Deliver one event and wait until the workflow has applied it."""
@@ -62,9 +65,7 @@ class Journey:
                 "properties": properties,
             }
         )
-        [result] = await submit_events(
-            self.env.client, self.db, self.settings.task_queue, [event], self.rules
-        )
+        [result] = await self.intake.submit([event])
         self.lead_id = result.lead_id
         await self.until(lambda s: event_id in s.recent_event_ids)
         return event_id

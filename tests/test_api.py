@@ -14,11 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from leadflow_domain.consent import consent_records, suppression_reason
+from models.lead_state import lead_workflow_id
 from models.tables import Lead, ScreeningCase
 from starter.api import create_app
 from starter.auth import KeyRing
 from starter.cli import app as cli_app
-from starter.intake import workflow_id
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import eventually, running_worker, wait_for_messages
@@ -82,7 +82,7 @@ async def test_malformed_events_get_422_naming_the_field_and_start_nothing(
         assert session.exec(select(Lead)).all() == []
     accepted = await _post(api, event_payload())
     assert accepted.status_code == 202
-    only = workflow_id(accepted.json()["lead_id"])
+    only = lead_workflow_id(accepted.json()["lead_id"])
 
     async def listed() -> list[str]:
         query = f"TaskQueue = '{settings.task_queue}'"
@@ -136,7 +136,7 @@ async def test_vertical_slice_event_to_email_outbox_and_history(
 
         decisions = await eventually(recorded)  # the workflow records the send just after it
         state = (await api.get(f"/v1/leads/{lead_id}")).json()
-        handle = dev_env.client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+        handle = dev_env.client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
         history = await handle.fetch_history()
 
     assert email["To"] == "a.rivera@northside-cardio.example"
@@ -217,7 +217,7 @@ async def test_ops_and_sales_see_and_steer_a_lead(
         assert pause["inputs"] == {"by": "rep.jordan", "reason": "call booked by phone"}
 
         audit = (await api.get(f"/v1/leads/{lead_id}/audit")).json()
-        assert audit["workflow_url"].endswith(f"/workflows/{workflow_id(lead_id)}")
+        assert audit["workflow_url"].endswith(f"/workflows/{lead_workflow_id(lead_id)}")
         kinds = {(e["kind"], e["actor"], e["what"]) for e in audit["entries"]}
         assert ("send", "leadflow", "sent CVT-EVD-210 v2.0") in kinds
         assert ("decision", "rep.jordan", "nurture paused until resumed") in kinds
@@ -232,7 +232,7 @@ async def test_ops_and_sales_see_and_steer_a_lead(
             query = f"TaskQueue = '{settings.task_queue}' AND LeadStage = 'nurturing'"
             return [wf.id async for wf in dev_env.client.list_workflows(query)]
 
-        assert await eventually(listed_by_stage) == [workflow_id(lead_id)]
+        assert await eventually(listed_by_stage) == [lead_workflow_id(lead_id)]
         assert (await api.post(f"/v1/leads/{lead_id}/resume", headers=sales)).status_code == 202
 
 

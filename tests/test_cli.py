@@ -46,10 +46,10 @@ async def leadflow(*args: str) -> Result:
 
 
 async def test_lead_audit_shows_events_and_who_paused(
-    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_engine: Engine, smtp_server: SmtpSink
+    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
-    async with running_worker(dev_env.client, cli_env, sqlite_engine):
-        lead = Journey(dev_env, cli_env, sqlite_engine, smtp_server)
+    async with running_worker(dev_env.client, cli_env, sqlite_db):
+        lead = Journey(dev_env, cli_env, sqlite_db, smtp_server)
         await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
         lead_id = lead.lead_id
         assert lead_id is not None
@@ -82,12 +82,12 @@ async def test_lead_audit_shows_events_and_who_paused(
 
 
 async def test_a_held_lead_is_listed_and_released_from_the_cli(
-    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_engine: Engine, smtp_server: SmtpSink
+    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
     cli_env.program = SAMPLE_PROGRAM
-    async with running_worker(dev_env.client, cli_env, sqlite_engine):
+    async with running_worker(dev_env.client, cli_env, sqlite_db):
         lead = Journey(  # a self-declared physician without NPI or CRM record asks for pricing
-            dev_env, cli_env, sqlite_engine, smtp_server, npi=None, email="self.declared@x.example"
+            dev_env, cli_env, sqlite_db, smtp_server, npi=None, email="self.declared@x.example"
         )
         await lead.event("page_viewed", topics=["heart_failure"])
         await lead.event("pricing_requested", product="Corvanta")
@@ -132,10 +132,10 @@ async def test_a_held_lead_is_listed_and_released_from_the_cli(
 
 
 async def test_lead_history_lists_signals_activities_and_timers(
-    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_engine: Engine, smtp_server: SmtpSink
+    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
-    async with running_worker(dev_env.client, cli_env, sqlite_engine):
-        lead = Journey(dev_env, cli_env, sqlite_engine, smtp_server)
+    async with running_worker(dev_env.client, cli_env, sqlite_db):
+        lead = Journey(dev_env, cli_env, sqlite_db, smtp_server)
         await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
         assert lead.lead_id is not None
         await eventually(lambda: lead.emails())

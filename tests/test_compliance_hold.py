@@ -22,16 +22,16 @@ from workflows.lead import LeadWorkflow
 async def unverified(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> AsyncIterator[Journey]:
     """A self-declared physician without an NPI or CRM record (not a verified HCP)."""
     settings.program = SAMPLE_PROGRAM
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
         lead = Journey(
             time_skipping_env,
             settings,
-            sqlite_engine,
+            sqlite_db,
             smtp_server,
             npi=None,
             email="self.declared@clinic.example",
@@ -56,18 +56,18 @@ async def _decide(lead: Journey, decision: str) -> None:
 
 
 async def test_unverified_hcp_asking_for_promotion_is_held_for_review(
-    unverified: Journey, sqlite_engine: Engine
+    unverified: Journey, sqlite_db: Engine
 ) -> None:
     state = await unverified.until(lambda s: s.review is not None and s.review.recorded)
     assert state.stage is Stage.COMPLIANCE_HOLD
-    [item] = list_reviews(sqlite_engine, "open")
+    [item] = list_reviews(sqlite_db, "open")
     assert item.reason == "unverified HCP asking for promotional material"
     await unverified.days(10)
     assert unverified.emails() == []  # nothing promotional while held
 
 
 async def test_release_resumes_where_it_stopped_and_records_the_reviewer(
-    unverified: Journey, sqlite_engine: Engine
+    unverified: Journey, sqlite_db: Engine
 ) -> None:
     before = (await unverified.until(lambda s: s.review is not None)).review
     assert before is not None
@@ -79,40 +79,40 @@ async def test_release_resumes_where_it_stopped_and_records_the_reviewer(
     # The pricing request it held back goes on to sales now.
     assert any(d.rule_id == "routing.released" for d in state.decisions)
     assert state.stage is Stage.HANDED_OFF and state.owner_queue == "sales-us-midwest"
-    [item] = list_reviews(sqlite_engine, "released")
+    [item] = list_reviews(sqlite_db, "released")
     assert (item.reviewer, item.note) == ("c.okafor", "checked the request")
     released = [d for d in state.decisions if d.rule_id == "compliance.release"]
     assert released[0].inputs["reviewer"] == "c.okafor"
 
 
-async def test_block_disqualifies(unverified: Journey, sqlite_engine: Engine) -> None:
+async def test_block_disqualifies(unverified: Journey, sqlite_db: Engine) -> None:
     await unverified.until(lambda s: s.review is not None)
     await _decide(unverified, "block")
     state = await unverified.state()
     assert state.stage is Stage.DISQUALIFIED and state.tasks == []  # the request is dropped
-    assert [r.status for r in list_reviews(sqlite_engine, None)] == ["blocked"]
+    assert [r.status for r in list_reviews(sqlite_db, None)] == ["blocked"]
 
 
-async def test_an_undecided_review_escalates(unverified: Journey, sqlite_engine: Engine) -> None:
+async def test_an_undecided_review_escalates(unverified: Journey, sqlite_db: Engine) -> None:
     await unverified.until(lambda s: s.review is not None and s.review.recorded)
     await unverified.days(3)  # the sample program's review_within is P2D
     state = await unverified.until(lambda s: s.review is not None and s.review.escalated)
     assert "compliance.escalated" in [d.rule_id for d in state.decisions]
-    assert [r.status for r in list_reviews(sqlite_engine, None)] == ["escalated"]
+    assert [r.status for r in list_reviews(sqlite_db, None)] == ["escalated"]
 
 
 async def test_a_german_lead_asking_for_promotion_without_consent_is_held(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     settings.program = SAMPLE_PROGRAM
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
         lead = Journey(
             time_skipping_env,
             settings,
-            sqlite_engine,
+            sqlite_db,
             smtp_server,
             email="dr.weber@klinik.example",
             country="DE",

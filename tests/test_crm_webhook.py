@@ -78,18 +78,18 @@ def crm_server() -> Iterator[CrmServer]:
 async def test_each_task_is_delivered_once_even_when_the_first_attempt_times_out(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
     crm_server: CrmServer,
 ) -> None:
     settings.crm_webhook_url = crm_server.url
     settings.crm_webhook_secret = SecretStr(SECRET)
     settings.crm_webhook_timeout = 0.5
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await lead.event("meeting_requested", product="Corvanta")
         other = Journey(
-            time_skipping_env, settings, sqlite_engine, smtp_server, email="j.park@uic.example"
+            time_skipping_env, settings, sqlite_db, smtp_server, email="j.park@uic.example"
         )
         await other.event("trial_question", text="Who can enrol in CORVA-HF?")
         await eventually(lambda: len(crm_server.deliveries) == 2 and len(crm_server.attempts) >= 3)

@@ -55,12 +55,12 @@ def rules_fired(decisions: list[Any], prefix: str = "route.") -> list[str]:
 async def test_meeting_request_stops_promotion_and_lands_in_the_territory_queue_with_context(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     """The seed example: pages viewed, an asset downloaded and sent, then a meeting request."""
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await lead.event(
             "page_viewed", url="https://hcp.corvanta.example/moa", topics=["heart_failure"]
         )
@@ -70,7 +70,7 @@ async def test_meeting_request_stops_promotion_and_lands_in_the_territory_queue_
         [sent] = lead.assets_emailed()
         await lead.event("meeting_requested", product="Corvanta", comment="Please call me")
         state = await lead.until(lambda s: s.owner_queue is not None)
-        task = await task_in(sqlite_engine, "sales-us-midwest")
+        task = await task_in(sqlite_db, "sales-us-midwest")
         await lead.days(30)
         later = await lead.state()
 
@@ -106,34 +106,34 @@ async def test_meeting_request_stops_promotion_and_lands_in_the_territory_queue_
 async def test_medical_trial_and_sample_requests_never_reach_sales(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
         medical = Journey(
-            time_skipping_env, settings, sqlite_engine, smtp_server, email="m.okafor@rush.example"
+            time_skipping_env, settings, sqlite_db, smtp_server, email="m.okafor@rush.example"
         )
         await medical.event("medical_question", text="What is the dose in renal impairment?")
-        mi_task = await task_in(sqlite_engine, "medical-information")
+        mi_task = await task_in(sqlite_db, "medical-information")
 
         trial = Journey(
-            time_skipping_env, settings, sqlite_engine, smtp_server, email="l.chen@uic.example"
+            time_skipping_env, settings, sqlite_db, smtp_server, email="l.chen@uic.example"
         )
         await trial.event("trial_question", text="Is my patient eligible for CORVA-HF?")
-        trial_task = await task_in(sqlite_engine, "clinical-trial-intake")
+        trial_task = await task_in(sqlite_db, "clinical-trial-intake")
 
         # A CRM id makes the HCP verified, but without an NPI no sample may ship (DOMAIN 22).
         sample = Journey(
             time_skipping_env,
             settings,
-            sqlite_engine,
+            sqlite_db,
             smtp_server,
             email="p.shah@northwestern.example",
             npi=None,
             crm_id="CRM-88121",
         )
         await sample.event("sample_requested", product="Corvanta", signed_request=True)
-        verification = await task_in(sqlite_engine, "licence-verification")
+        verification = await task_in(sqlite_db, "licence-verification")
         sample_state = await sample.state()
         medical_state = await medical.state()
 
@@ -145,9 +145,7 @@ async def test_medical_trial_and_sample_requests_never_reach_sales(
     assert sample_state.sample_status == "verification_pending"
     waits = [d for d in sample_state.decisions if d.rule_id == "sample.verification"]
     assert waits and "no valid NPI" in waits[0].outcome
-    sales_like = [
-        t for t in tasks(sqlite_engine) if t.kind in ("sales", "sdr", "sample_operations")
-    ]
+    sales_like = [t for t in tasks(sqlite_db) if t.kind in ("sales", "sdr", "sample_operations")]
     assert sales_like == []
     assert medical_state.owner_queue is None  # Medical Information does not own a lead
     assert "renal" not in mi_task.context
@@ -156,59 +154,59 @@ async def test_medical_trial_and_sample_requests_never_reach_sales(
 async def test_licence_verified_then_sample_operations(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await lead.event("sample_requested", product="Corvanta")  # valid NPI, no signed request
-        verification = await task_in(sqlite_engine, "licence-verification")
-        assert tasks(sqlite_engine, queue="sample-operations") == []
+        verification = await task_in(sqlite_db, "licence-verification")
+        assert tasks(sqlite_db, queue="sample-operations") == []
         await act(lead, verification.task_id, "accept")
-        fulfil = await task_in(sqlite_engine, "sample-operations")
+        fulfil = await task_in(sqlite_db, "sample-operations")
         state = await lead.state()
 
     assert state.sample_status == "verified"
     assert fulfil.lead_id == lead.lead_id
-    [checked] = tasks(sqlite_engine, task_id=verification.task_id)
+    [checked] = tasks(sqlite_db, task_id=verification.task_id)
     assert checked.status == "accepted" and checked.actor == "rep.key"
 
 
 async def test_first_matching_rule_wins_and_is_logged(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     """A high-value account asking for a meeting matches the meeting rule (rank 70) and the
     key-account rule (rank 90): the meeting rule wins."""
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
         lead = Journey(
             time_skipping_env,
             settings,
-            sqlite_engine,
+            sqlite_db,
             smtp_server,
             organization="Northside Cardiology Group",
         )
         await lead.event("meeting_requested", product="Corvanta")
-        await task_in(sqlite_engine, "sales-us-midwest")
+        await task_in(sqlite_db, "sales-us-midwest")
         state = await lead.until(lambda s: not s.route_orders)
 
     assert rules_fired(state.decisions) == ["route.meeting_request"]
-    assert tasks(sqlite_engine, queue="key-accounts") == []
+    assert tasks(sqlite_db, queue="key-accounts") == []
 
 
 async def test_consumers_are_never_routed_to_sales(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
         lead = Journey(
             time_skipping_env,
             settings,
-            sqlite_engine,
+            sqlite_db,
             smtp_server,
             email="pat.jones@mail.example",
             role="patient",
@@ -217,7 +215,7 @@ async def test_consumers_are_never_routed_to_sales(
         await lead.event("meeting_requested", product="Corvanta")
         state = await lead.state()
 
-    assert tasks(sqlite_engine) == []
+    assert tasks(sqlite_db) == []
     blocked = [d for d in state.decisions if d.rule_id == "routing.blocked"]
     assert blocked and "not for sales" in blocked[0].outcome
 
@@ -225,13 +223,13 @@ async def test_consumers_are_never_routed_to_sales(
 async def test_rejected_lead_is_recycled_and_nurture_resumes_on_the_reason_track(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await lead.event("meeting_requested", product="Corvanta")
-        task = await task_in(sqlite_engine, "sales-us-midwest")
+        task = await task_in(sqlite_db, "sales-us-midwest")
         result = await act(lead, task.task_id, "reject", reason=RejectReason.NOT_READY)
         await lead.days(20)
         state = await lead.state()
@@ -245,34 +243,34 @@ async def test_rejected_lead_is_recycled_and_nurture_resumes_on_the_reason_track
     assert state.owner_queue is None and not state.open_handoff
     # Emails resume on the new track (evidence-first: CVT-EVD-210, then CVT-EVT-300).
     assert lead.assets_emailed()[:2] == ["CVT-EVD-210", "CVT-EVT-300"]
-    [row] = tasks(sqlite_engine, task_id=task.task_id)
+    [row] = tasks(sqlite_db, task_id=task.task_id)
     assert row.status == "rejected" and row.resolution == "not_ready"
 
 
 async def test_loop_safeguard_sends_a_bouncing_lead_to_ops_review(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
     make_program: ProgramFactory,
 ) -> None:
     settings.program = make_program(change=lambda p: p["routing"].update(max_reroutes=2))
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         for _ in range(3):  # the first routing and two re-routes are allowed
             await lead.event("meeting_requested", product="Corvanta")
-            [task] = await eventually(lambda: tasks(sqlite_engine, status="open"))
+            [task] = await eventually(lambda: tasks(sqlite_db, status="open"))
             await act(lead, task.task_id, "reject", reason=RejectReason.NOT_READY)
         await lead.event("meeting_requested", product="Corvanta")
-        review = await task_in(sqlite_engine, "ops-review")
+        review = await task_in(sqlite_db, "ops-review")
         await lead.event("page_viewed", topics=["dosing"])
         await lead.event("demo_requested", product="Corvanta")
         state = await lead.state()
 
     assert review.lead_id == lead.lead_id
-    assert len(tasks(sqlite_engine, queue="ops-review")) == 1  # not one more per event
-    assert len(tasks(sqlite_engine, queue="sales-us-midwest")) == 3
-    counted = task_summary(sqlite_engine)
+    assert len(tasks(sqlite_db, queue="ops-review")) == 1  # not one more per event
+    assert len(tasks(sqlite_db, queue="sales-us-midwest")) == 3
+    counted = task_summary(sqlite_db)
     assert counted["reject_reasons"] == {"not_ready": 3}
     assert counted["by_queue"]["ops-review"] == {"open": 1}
     assert any(d.rule_id == "routing.loop_safeguard" for d in state.decisions)
@@ -296,7 +294,7 @@ async def _skip_to(env: WorkflowEnvironment, moment: datetime) -> None:
 async def test_sla_breach_across_a_weekend_and_a_holiday_escalates_then_goes_to_ops(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     """Friday 16:30 + one business hour, with Monday a public holiday: due Tuesday 09:30."""
@@ -304,18 +302,18 @@ async def test_sla_breach_across_a_weekend_and_a_holiday_escalates_then_goes_to_
     friday = _friday_before_a_monday_holiday(await env.get_current_time())
     tuesday = friday + timedelta(days=4)
     await _skip_to(env, datetime.combine(friday, time(16, 30), CHICAGO))
-    async with running_worker(env.client, settings, sqlite_engine):
-        lead = Journey(env, settings, sqlite_engine, smtp_server)
+    async with running_worker(env.client, settings, sqlite_db):
+        lead = Journey(env, settings, sqlite_db, smtp_server)
         await lead.event("meeting_requested", product="Corvanta")
-        task = await task_in(sqlite_engine, "sales-us-midwest")
+        task = await task_in(sqlite_db, "sales-us-midwest")
         due = datetime.combine(tuesday, time(9, 30), CHICAGO).astimezone(UTC)
         assert task.due_at is not None and abs(task.due_at - due) < timedelta(minutes=1)
 
         await _skip_to(env, datetime.combine(tuesday, time(9, 25), CHICAGO))
-        assert [t.status for t in tasks(sqlite_engine)] == ["open"]  # not yet breached
+        assert [t.status for t in tasks(sqlite_db)] == ["open"]  # not yet breached
 
         await _skip_to(env, datetime.combine(tuesday, time(9, 35), CHICAGO))
-        escalation = await task_in(sqlite_engine, "sales-managers")
+        escalation = await task_in(sqlite_db, "sales-managers")
 
         def manager_mail() -> list[Any]:
             return [
@@ -325,7 +323,7 @@ async def test_sla_breach_across_a_weekend_and_a_holiday_escalates_then_goes_to_
         [alert] = await eventually(manager_mail)
         # The managers' queue has two business hours: a second breach goes to ops review.
         await _skip_to(env, datetime.combine(tuesday, time(11, 40), CHICAGO))
-        ops = await task_in(sqlite_engine, "ops-review")
+        ops = await task_in(sqlite_db, "ops-review")
         state = await lead.state()
         # Ops review picks the handoff up: it is still the lead's handoff, so it is accepted.
         taken = await act(lead, ops.task_id, "accept")
@@ -334,7 +332,7 @@ async def test_sla_breach_across_a_weekend_and_a_holiday_escalates_then_goes_to_
     assert escalation.escalated_from == task.task_id
     assert json.loads(escalation.context)["escalation"]["from_task"] == task.task_id
     assert ops.escalated_from == escalation.task_id
-    [first] = tasks(sqlite_engine, task_id=task.task_id)
+    [first] = tasks(sqlite_db, task_id=task.task_id)
     assert first.status == "escalated"
     breaches = [d for d in state.decisions if d.rule_id == "sla.breached"]
     assert len(breaches) == 2 and "sales-managers" in breaches[0].outcome
@@ -345,14 +343,14 @@ async def test_sla_breach_across_a_weekend_and_a_holiday_escalates_then_goes_to_
 async def test_accepting_before_the_deadline_means_no_escalation(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     env = time_skipping_env
-    async with running_worker(env.client, settings, sqlite_engine):
-        lead = Journey(env, settings, sqlite_engine, smtp_server)
+    async with running_worker(env.client, settings, sqlite_db):
+        lead = Journey(env, settings, sqlite_db, smtp_server)
         await lead.event("meeting_requested", product="Corvanta")
-        task = await task_in(sqlite_engine, "sales-us-midwest")
+        task = await task_in(sqlite_db, "sales-us-midwest")
         result = await act(lead, task.task_id, "accept")
         await env.sleep(timedelta(days=10))
         await lead.event("meeting_booked", by="rep.key")
@@ -362,23 +360,23 @@ async def test_accepting_before_the_deadline_means_no_escalation(
     assert result.stage is Stage.SALES_ACCEPTED
     assert state.stage is Stage.MEETING_SET
     assert closed.stage is Stage.CLOSED
-    assert [t.queue for t in tasks(sqlite_engine)] == ["sales-us-midwest"]
+    assert [t.queue for t in tasks(sqlite_db)] == ["sales-us-midwest"]
     assert not any(d.rule_id == "sla.breached" for d in state.decisions)
     assert not [m for m in smtp_server.messages if "SLA breached" in str(m["Subject"])]
-    [row] = tasks(sqlite_engine)
+    [row] = tasks(sqlite_db)
     assert row.status == "closed" and row.resolution == "won"
 
 
 async def test_a_lead_without_a_territory_is_enriched_again_then_goes_to_the_data_steward(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server, postal_code=None)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server, postal_code=None)
         await lead.event("meeting_requested", product="Corvanta")
-        steward = await task_in(sqlite_engine, "data-steward")
+        steward = await task_in(sqlite_db, "data-steward")
         state = await lead.until(lambda s: not s.route_orders)
 
     assert steward.lead_id == lead.lead_id
@@ -386,22 +384,22 @@ async def test_a_lead_without_a_territory_is_enriched_again_then_goes_to_the_dat
     assert "territory" in low.outcome
     [routed] = [d for d in state.decisions if d.rule_id == "route.meeting_request"]
     assert routed.inputs["to_queue"] == "(after enrichment)"
-    assert not [t for t in tasks(sqlite_engine) if t.kind == "sales"]
+    assert not [t for t in tasks(sqlite_db) if t.kind == "sales"]
 
 
 async def test_one_request_opens_a_safety_task_and_a_sales_task_without_the_text(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     """DOMAIN precedence: the report goes to drug safety first, the meeting to sales too."""
     comment = "Please call - my patient got really dizzy and fainted after starting Corvanta"
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await lead.event("meeting_requested", product="Corvanta", comment=comment)
-        safety = await task_in(sqlite_engine, "drug-safety")
-        sales = await task_in(sqlite_engine, "sales-us-midwest")
+        safety = await task_in(sqlite_db, "drug-safety")
+        sales = await task_in(sqlite_db, "sales-us-midwest")
         state = await lead.until(lambda s: not s.route_orders)
 
     assert rules_fired(state.decisions) == ["route.drug_safety", "route.meeting_request"]

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from models.lead_state import lead_workflow_id
 from models.tables import Lead, ReceivedEvent
 from starter.cli import app
 from starter.csv_import import (
@@ -26,7 +27,7 @@ from starter.csv_import import (
     row_event,
     run_import,
 )
-from starter.intake import EventPayloadError, workflow_id
+from starter.intake import EventPayloadError, Intake
 from starter.settings import Settings
 from tests.conftest import ProgramFactory, eventually, running_worker
 from tests.factories import npi_for
@@ -160,11 +161,11 @@ def _counts(db: Engine) -> tuple[int, int]:
 
 
 async def test_import_twice_rejects_bad_rows_and_adds_nothing_the_second_time(
-    dev_env: WorkflowEnvironment, cli_settings: Settings, sqlite_engine: Engine, tmp_path: Path
+    dev_env: WorkflowEnvironment, cli_settings: Settings, sqlite_db: Engine, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "leads.csv", ROWS)
     runner = CliRunner()
-    async with running_worker(dev_env.client, cli_settings, sqlite_engine):
+    async with running_worker(dev_env.client, cli_settings, sqlite_db):
         first = await asyncio.to_thread(
             runner.invoke, app, ["import", str(path), *COLUMN_FLAGS, "--batch-size", "3"]
         )
@@ -179,12 +180,14 @@ async def test_import_twice_rejects_bad_rows_and_adds_nothing_the_second_time(
         assert ANA not in first.output and "riverside" not in first.output  # no personal data
         assert "│ 7    │ 3        │ 1         │ 3        │" in first.output.replace("┃", "│")
 
-        leads, received = _counts(sqlite_engine)
+        leads, received = _counts(sqlite_db)
         assert (leads, received) == (2, 3)
-        with Session(sqlite_engine) as session:
+        with Session(sqlite_db) as session:
             ids = {r.event_id: r.lead_id for r in session.exec(select(ReceivedEvent))}
         for lead_id in set(ids.values()):
-            handle = dev_env.client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+            handle = dev_env.client.get_workflow_handle_for(
+                LeadWorkflow.run, lead_workflow_id(lead_id)
+            )
             expected = sum(1 for owner in ids.values() if owner == lead_id)
 
             async def recorded(handle: Any = handle, expected: int = expected) -> bool:
@@ -211,12 +214,12 @@ async def test_import_twice_rejects_bad_rows_and_adds_nothing_the_second_time(
         (4, "lead"),
         (5, "type"),
     ]
-    assert _counts(sqlite_engine) == (2, 3)
+    assert _counts(sqlite_db) == (2, 3)
     assert not list((cli_settings.data_dir / "imports").glob("*.json"))  # done: no checkpoint
 
 
 async def test_a_bad_mapping_or_file_exits_2_and_imports_nothing(
-    cli_settings: Settings, sqlite_engine: Engine, tmp_path: Path
+    cli_settings: Settings, sqlite_db: Engine, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "leads.csv", ROWS)
     runner = CliRunner()
@@ -224,7 +227,7 @@ async def test_a_bad_mapping_or_file_exits_2_and_imports_nothing(
     assert no_type.exit_code == 2 and "type: give the event type" in no_type.output
     missing = runner.invoke(app, ["import", str(tmp_path / "nope.csv"), *COLUMN_FLAGS])
     assert missing.exit_code == 2 and "cannot read the file" in missing.output
-    assert _counts(sqlite_engine) == (0, 0)
+    assert _counts(sqlite_db) == (0, 0)
 
 
 class Interrupted(Exception):
@@ -232,7 +235,7 @@ class Interrupted(Exception):
 
 
 async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
-    dev_env: WorkflowEnvironment, settings: Settings, sqlite_engine: Engine, tmp_path: Path
+    dev_env: WorkflowEnvironment, settings: Settings, sqlite_db: Engine, tmp_path: Path
 ) -> None:
     emails = [f"hcp{n}@clinic.example" for n in range(5)]
     rows = [
@@ -241,33 +244,29 @@ async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
     path = write_csv(tmp_path / "five.csv", rows)
     plan = plan_import(path, build_mapping(columns=COLUMNS))
     checkpoint = checkpoint_path(settings.data_dir, plan)
-    client, queue = dev_env.client, settings.task_queue
+    intake = Intake(dev_env.client, sqlite_db, settings.task_queue)
 
     def stop_after_first_batch(rows: int) -> None:
         raise Interrupted
 
     with pytest.raises(Interrupted):
         await run_import(
-            client,
-            sqlite_engine,
-            queue,
+            intake,
             plan,
             batch_size=2,
             checkpoint=checkpoint,
             on_rows=stop_after_first_batch,
         )
-    assert checkpoint.exists() and _counts(sqlite_engine) == (2, 2)
+    assert checkpoint.exists() and _counts(sqlite_db) == (2, 2)
 
-    resumed = await run_import(
-        client, sqlite_engine, queue, plan, batch_size=2, checkpoint=checkpoint
-    )
+    resumed = await run_import(intake, plan, batch_size=2, checkpoint=checkpoint)
     assert resumed.resumed_after_row == 3
     assert (resumed.rows, resumed.accepted, resumed.duplicate) == (5, 5, 0)
     assert not checkpoint.exists()
 
-    again = await run_import(client, sqlite_engine, queue, plan, checkpoint=checkpoint)
+    again = await run_import(intake, plan, checkpoint=checkpoint)
     assert (again.accepted, again.duplicate, again.resumed_after_row) == (0, 5, None)
-    assert _counts(sqlite_engine) == (5, 5)
+    assert _counts(sqlite_db) == (5, 5)
 
 
 def test_the_example_mapping_fits_the_example_file() -> None:

@@ -35,14 +35,14 @@ def journey_program() -> Path:
 async def journey(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
     journey_program: Path,
 ) -> AsyncIterator[NewJourney]:
     settings.program = journey_program
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
         yield lambda **profile: Journey(
-            time_skipping_env, settings, sqlite_engine, smtp_server, **profile
+            time_skipping_env, settings, sqlite_db, smtp_server, **profile
         )
 
 
@@ -181,14 +181,14 @@ def one_send_a_week(make_program: ProgramFactory) -> Path:
 async def test_caps_and_quiet_hours_hold_for_a_lead_who_clicks_everything(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
     one_send_a_week: Path,
 ) -> None:
     settings.program = one_send_a_week
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
         await _click_everything(
-            Journey(time_skipping_env, settings, sqlite_engine, smtp_server),
+            Journey(time_skipping_env, settings, sqlite_db, smtp_server),
             load_program(one_send_a_week),
         )
 
@@ -249,14 +249,14 @@ async def test_medical_question_is_not_scored_and_its_text_stays_out(journey: Ne
 async def test_program_changes_apply_to_running_leads_and_a_broken_edit_is_survived(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
     make_program: ProgramFactory,
 ) -> None:
     program_file = make_program()
     settings.program = program_file
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
         await lead.days(1)
         assert lead.assets_emailed() == ["CVT-EVD-210"]

@@ -7,8 +7,8 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from models.events import LeadEvent, LeadEventIn
-from models.lead_state import LeadState, Stage
-from starter.intake import submit_events, workflow_id
+from models.lead_state import LeadState, Stage, lead_workflow_id
+from starter.intake import Intake
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import ProgramFactory, eventually, running_worker, wait_for_messages
@@ -18,12 +18,12 @@ from workflows.lead import LeadWorkflow
 
 async def _submit(env: WorkflowEnvironment, settings: Settings, db: Engine, **kw) -> str:  # type: ignore[no-untyped-def]
     event = LeadEventIn.model_validate(event_payload(**kw))
-    [result] = await submit_events(env.client, db, settings.task_queue, [event])
+    [result] = await Intake(env.client, db, settings.task_queue).submit([event])
     return result.lead_id
 
 
 def _handle(env: WorkflowEnvironment, lead_id: str) -> WorkflowHandle:  # type: ignore[type-arg]
-    return env.client.get_workflow_handle_for(LeadWorkflow.run, workflow_id(lead_id))
+    return env.client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
 
 
 async def _state_when(handle: WorkflowHandle, check) -> LeadState:  # type: ignore[no-untyped-def,type-arg]
@@ -37,13 +37,13 @@ async def _state_when(handle: WorkflowHandle, check) -> LeadState:  # type: igno
 async def test_download_gets_the_follow_up_after_the_programs_delay(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
     make_program: ProgramFactory,
 ) -> None:
     settings.program = make_program(first_touch_delay="P1D")
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead_id = await _submit(time_skipping_env, settings, sqlite_engine)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead_id = await _submit(time_skipping_env, settings, sqlite_db)
         handle = _handle(time_skipping_env, lead_id)
         state = await _state_when(handle, lambda s: s.next_touch_at is not None)
         assert state.stage is Stage.ENGAGED
@@ -78,29 +78,22 @@ async def test_download_gets_the_follow_up_after_the_programs_delay(
 async def test_duplicate_delivery_is_ignored_and_sends_once(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     payload = event_payload()
     event = LeadEventIn.model_validate(payload)
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        [first] = await submit_events(
-            time_skipping_env.client, sqlite_engine, settings.task_queue, [event]
-        )
-        again = await submit_events(
-            time_skipping_env.client, sqlite_engine, settings.task_queue, [event]
-        )
+    intake = Intake(time_skipping_env.client, sqlite_db, settings.task_queue)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        [first] = await intake.submit([event])
+        again = await intake.submit([event])
         assert again[0].status == "duplicate"  # intake knows the event id
         # A delivery that gets past intake (at-least-once signals) is dropped by the workflow.
         await _handle(time_skipping_env, first.lead_id).signal(
             LeadWorkflow.record_event, LeadEvent.from_intake(event)
         )
-        [result] = await submit_events(
-            time_skipping_env.client,
-            sqlite_engine,
-            settings.task_queue,
-            [LeadEventIn.model_validate(event_payload())],  # a second, distinct download
-        )
+        # A second, distinct download.
+        [result] = await intake.submit([LeadEventIn.model_validate(event_payload())])
         handle = _handle(time_skipping_env, result.lead_id)
         await _state_when(handle, lambda s: len(s.recent_event_ids) == 2)
         await time_skipping_env.sleep(timedelta(seconds=5))
@@ -116,13 +109,13 @@ async def test_duplicate_delivery_is_ignored_and_sends_once(
 async def test_a_withdrawn_asset_is_not_sent_and_the_reason_is_logged(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
     make_program: ProgramFactory,
 ) -> None:
     settings.program = make_program(asset_changes={"CVT-EVD-210": {"status": "withdrawn"}})
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead_id = await _submit(time_skipping_env, settings, sqlite_engine)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead_id = await _submit(time_skipping_env, settings, sqlite_db)
         handle = _handle(time_skipping_env, lead_id)
         await _state_when(handle, lambda s: s.next_touch_at is not None)
         await time_skipping_env.sleep(timedelta(seconds=5))

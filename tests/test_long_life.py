@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from models.events import LeadEventIn
 from models.queries import archived_decisions
-from starter.intake import submit_events
+from starter.intake import Intake
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.conftest import ProgramFactory, running_worker
@@ -32,20 +32,20 @@ def short_runs(make_program: ProgramFactory) -> Path:
 async def test_continue_as_new_keeps_state_and_the_whole_decision_log(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
     short_runs: Path,
 ) -> None:
     settings.program = short_runs
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         first = await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
         first_run = (await lead.handle.describe()).run_id
         views = [
             LeadEventIn.model_validate(event_payload(type="page_viewed", properties={"n": n}))
             for n in range(EVENTS - 1)
         ]
-        await submit_events(time_skipping_env.client, sqlite_engine, settings.task_queue, views)
+        await Intake(time_skipping_env.client, sqlite_db, settings.task_queue).submit(views)
         event_ids = [first] + [view.event_id for view in views]
         state = await lead.until(lambda s: s.events_total == EVENTS and s.runs >= 2)
         live = (await lead.decisions()).decisions
@@ -54,7 +54,7 @@ async def test_continue_as_new_keeps_state_and_the_whole_decision_log(
     assert state.runs >= 2 and description.run_id != first_run
     assert state.track == "evidence-first"
     assert state.score.engagement > 0 and state.score.fit > 0
-    archived = archived_decisions(sqlite_engine, state.lead_id)
+    archived = archived_decisions(sqlite_db, state.lead_id)
     assert archived, "earlier runs' decisions were archived"
     log = archived + [d for d in live if d.seq not in {a.seq for a in archived}]
     assert [d.seq for d in log] == list(range(1, state.decision_seq + 1))  # nothing lost

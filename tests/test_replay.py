@@ -90,12 +90,12 @@ async def test_record_history(
     name: str,
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     settings.program = SAMPLE_PROGRAM
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await SCENARIOS[name](lead)
         history = await lead.handle.fetch_history()
     HISTORIES.mkdir(exist_ok=True)

@@ -29,14 +29,14 @@ def _cases(db: Engine) -> list[ScreeningCase]:
 async def test_adverse_event_in_a_form_comment_opens_a_case_and_never_reaches_sales(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     settings.program = SAMPLE_PROGRAM
     contacts = PROGRAM.safety_contacts
     assert contacts is not None
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await lead.event("page_viewed", topics=["heart_failure"])
         before = await lead.state()
         await lead.event("form_submitted", form="contact-us", comment=AE_COMMENT)
@@ -48,7 +48,7 @@ async def test_adverse_event_in_a_form_comment_opens_a_case_and_never_reaches_sa
 
         [report] = await eventually(forwarded)
         # The case is marked forwarded just after the mail server took the report.
-        [case] = await eventually(lambda: [c for c in _cases(sqlite_engine) if c.forwarded_at])
+        [case] = await eventually(lambda: [c for c in _cases(sqlite_db) if c.forwarded_at])
 
     assert case.route == "drug_safety" and "adverse_event" in json.loads(case.flags)
     assert case.forward_by is not None and case.forward_by > case.awareness_at
@@ -66,17 +66,17 @@ async def test_adverse_event_in_a_form_comment_opens_a_case_and_never_reaches_sa
 async def test_a_case_not_forwarded_by_its_deadline_escalates(
     time_skipping_env: WorkflowEnvironment,
     settings: Settings,
-    sqlite_engine: Engine,
+    sqlite_db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
     settings.program = SAMPLE_PROGRAM
     contacts = PROGRAM.safety_contacts
     assert contacts is not None
     smtp_server.refuse(contacts.drug_safety_mailbox)  # the safety mailbox is down
-    async with running_worker(time_skipping_env.client, settings, sqlite_engine):
-        lead = Journey(time_skipping_env, settings, sqlite_engine, smtp_server)
+    async with running_worker(time_skipping_env.client, settings, sqlite_db):
+        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
         await lead.event("form_submitted", form="contact-us", comment=AE_COMMENT)
-        [case] = _cases(sqlite_engine)
+        [case] = _cases(sqlite_db)
         assert case.forward_by is not None
         while await time_skipping_env.get_current_time() < case.forward_by:
             await time_skipping_env.sleep(timedelta(hours=6))  # forwarding keeps failing
@@ -88,5 +88,5 @@ async def test_a_case_not_forwarded_by_its_deadline_escalates(
 
     assert case.case_ref in str(alert["Subject"])
     assert "dizzy" not in alert.get_content()  # type: ignore[attr-defined]
-    [case] = _cases(sqlite_engine)
+    [case] = _cases(sqlite_db)
     assert case.escalated_at is not None and case.forwarded_at is None
