@@ -56,7 +56,7 @@ def effective_consent(
     rules: ConsentRules,
 ) -> ConsentState:
     """The latest applicable record decides; records at the same moment resolve to the least
-    permissive (DOMAIN 11). Without any record, opt-in countries get nothing."""
+    permissive. Without any record, opt-in countries get nothing."""
     applicable = [r for r in records if _applies(r, channel, purpose)]
     if not applicable:
         if country and country.upper() in rules.opt_in_countries:
@@ -132,7 +132,7 @@ def consent_records(session: Session, lead_id: str) -> list[ConsentRecord]:
 
 
 def email_hash(email: str) -> str:
-    """The suppression list keeps only this (DOMAIN 18)."""
+    """The suppression list keeps only this hash (also after erasure)."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 

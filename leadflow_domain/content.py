@@ -114,7 +114,9 @@ def list_assets(session: Session) -> list[AssetRecord]:
 def send_refusal(
     asset: AssetRecord, *, country: str | None, hcp_verified: bool, today: date
 ) -> str | None:
-    """Why this asset may not go to this recipient today (DOMAIN 6-9, 21), or None."""
+    """Why this asset may not go to this recipient today, or None: only approved,
+    unexpired content with its MLR metadata (and its safety information block when
+    promotional), in the asset's audience, country and channel; promotion only to verified HCPs."""
     if asset.status != AssetStatus.APPROVED.value:
         return f"asset status is {asset.status}"
     if today > asset.expires_on:

@@ -39,7 +39,7 @@ _Report = Callable[[str, str | None], None]
 # Codes people write for a country that ISO spells otherwise.
 _COUNTRY_HINTS = {"UK": "GB", "EL": "GR"}
 
-_NPI_PREFIX = "80840"  # ISO 7812 issuer prefix for US health identifiers (DOMAIN 19)
+_NPI_PREFIX = "80840"  # ISO 7812 issuer prefix for US health identifiers
 
 
 class FieldProblem(BaseModel):
@@ -121,7 +121,7 @@ def normalize_phone(raw: str | None, country: str | None) -> tuple[str | None, s
 
 
 def npi_is_valid(npi: str) -> bool:
-    """A well-formed US NPI (DOMAIN 19): 10 digits, first 1 or 2, Luhn check digit over
+    """A well-formed US NPI: 10 digits, first 1 or 2, Luhn check digit over
     "80840" + the first 9. Well-formed is not proof of an active licence."""
     if len(npi) != 10 or not (npi.isascii() and npi.isdigit()) or npi[0] not in "12":
         return False
@@ -210,7 +210,7 @@ def enrich(profile: LeadProfile, phone: str | None, reference: ReferenceData) ->
     specialty = _term("specialty", profile.specialty, taxonomy.specialties, problem)
     org_type = _term("org_type", profile.org_type, taxonomy.org_types, problem)
     crm_id = clean_text(profile.crm_id)
-    # DOMAIN 21: verified data only; the self-declared role plays no part.
+    # HCP status comes from verified data only; the self-declared role plays no part.
     hcp_evidence = "npi" if npi_valid and country == "US" else "crm_id" if crm_id else None
     result = EnrichmentResult(
         email=email,

@@ -1,4 +1,5 @@
-"""The safety and medical screen of free text (DOMAIN 1-5): pure functions, no I/O.
+"""The safety and medical screen of free text for possible adverse events, product
+complaints, special situations and medical questions, favouring recall: pure functions, no I/O.
 
 The screen favours recall. It looks for configured terms as whole words after normalising the
 text, forgives small misspellings, and deliberately ignores negation: "no side effects so far"
@@ -35,7 +36,8 @@ FLAG_LISTS: tuple[tuple[Flag, str], ...] = (
     ("medical_question", "medical_question_terms"),
     ("off_label", "off_label_terms"),
 )
-# Property keys that hold free text for any event type (DESIGN §5 plus common reply keys).
+# Property keys that hold free text for any event type (the envelope's `comment` and `text`,
+# plus common reply keys).
 FREE_TEXT_KEYS = ("comment", "text", "question", "notes", "note", "message", "body", "reply")
 # Event types whose every top-level string property is the question itself.
 WHOLLY_FREE_TEXT = frozenset({EventType.MEDICAL_QUESTION.value, EventType.TRIAL_QUESTION.value})
@@ -296,7 +298,8 @@ def is_business_day(day: date, rules: SafetyRules) -> bool:
 
 
 def forward_by(awareness_at: datetime, rules: SafetyRules) -> datetime:
-    """When a safety case must have reached drug safety (DOMAIN 2).
+    """When a safety case must have reached drug safety: one business day
+    after awareness by default, public holidays excluded.
 
     Business days are counted on UTC calendar dates, so one instant always gets one deadline
     whatever zone it is written in (and replays agree): the deadline is the same UTC time of
@@ -316,7 +319,8 @@ def forward_by(awareness_at: datetime, rules: SafetyRules) -> datetime:
 
 
 def redact(texts: dict[str, str], result: ScreenResult, case_ref: str) -> dict[str, str]:
-    """Replacement text for the commercial side's copy of a screened event (DOMAIN 4).
+    """Replacement text for the commercial side's copy of a screened event: safety and medical
+    text never reaches sales, scoring or emails, only the case reference.
 
     Nothing is withheld from an event the screen did not route. From a routed event every
     screened field is withheld, not only the flagged ones, because a neighbouring field

@@ -1,4 +1,5 @@
-"""Signed unsubscribe tokens: the link in every commercial email (DOMAIN 14)."""
+"""Signed unsubscribe tokens: every commercial email carries a working
+one-click unsubscribe link."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The event envelope of DESIGN §5: what services send about a lead."""
+"""The event envelope (public contract of `POST /v1/events`): what services send about a lead."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 
 class EventType(StrEnum):
-    """Every event type Leadflow accepts (DESIGN §5)."""
+    """Every event type Leadflow accepts (part of the public contract: add, never rename)."""
 
     IDENTIFY = "identify"
     PAGE_VIEWED = "page_viewed"
@@ -59,13 +59,14 @@ class LeadFacts(ProfileFacts):
 
     territory: str | None = Field(default=None, max_length=64, description="set by enrichment")
     hcp_verified: bool | None = Field(
-        default=None, description="set by enrichment from verified data (DOMAIN 21)"
+        default=None,
+        description="set by enrichment from verified data, never a self-declared field",
     )
     missing_routing_fields: list[str] | None = Field(
         default=None, description="set by enrichment: routing-critical fields missing or invalid"
     )
     npi_valid: bool | None = Field(
-        default=None, description="set by enrichment: the lead's NPI passes DOMAIN 19"
+        default=None, description="set by enrichment: the lead's NPI passes the NPI Luhn check"
     )
 
 

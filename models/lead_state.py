@@ -126,7 +126,7 @@ class LeadState(BaseModel):
     consent_seen: bool = Field(default=False, description="a consent grant has been received")
     reviews_total: int = 0
     marketing_objection: bool = Field(
-        default=False, description="DOMAIN 17: after an objection, engagement no longer scores"
+        default=False, description="after an objection to marketing, engagement no longer scores"
     )
     owner_queue: str | None = None
     tasks: list[OpenTask] = Field(default_factory=list, description="open CRM tasks")

@@ -29,7 +29,7 @@ class AssetStatus(StrEnum):
 
 
 class Asset(BaseModel):
-    """An approved piece of content with its MLR metadata (DOMAIN 7)."""
+    """An approved piece of content with its MLR metadata."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -69,7 +69,7 @@ class Asset(BaseModel):
 
 
 class Sender(BaseModel):
-    """Who the emails come from (DOMAIN 14: sender identity and postal address)."""
+    """Who the emails come from (every commercial email names its sender and postal address)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -247,7 +247,8 @@ class StopRule(BaseModel):
 
 
 class ConsentRules(BaseModel):
-    """Where explicit consent is needed before promotional email (DOMAIN 11-16)."""
+    """Where explicit consent is needed before promotional email, where double opt-in
+    applies and when implied consent expires."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -295,7 +296,7 @@ class ComplianceHolds(BaseModel):
 
 
 class SafetyContacts(BaseModel):
-    """Where screened reports go (DOMAIN 2, 5)."""
+    """Where screened reports go: drug safety, and medical information (never sales)."""
 
     model_config = ConfigDict(extra="forbid")
 

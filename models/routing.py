@@ -1,7 +1,7 @@
 """Routing and handoff: the program's queues and ordered rules, and the payloads of CRM tasks.
 
-Leads go to queues, never to people (DESIGN §3). Rules are ranked; the first that matches wins
-and is named in the decision log. Precedence (DOMAIN): drug safety > medical information >
+Leads go to queues, never to people. Rules are ranked; the first that matches wins
+and is named in the decision log. Precedence: drug safety > medical information >
 privacy request > sample verification > commercial > nurture — the sample program ranks its
 rules in that order. No heavy imports here: program models load inside the workflow sandbox.
 """
@@ -33,7 +33,7 @@ class QueueKind(StrEnum):
     OPS_REVIEW = "ops_review"
 
 
-# Queues whose task is commercial: never for consumers, opted-out or held leads (DOMAIN).
+# Queues whose task is commercial: never for consumers, opted-out or held leads.
 COMMERCIAL_KINDS = frozenset(
     {QueueKind.SALES, QueueKind.SDR, QueueKind.ACCOUNT_REVIEW, QueueKind.SAMPLE_OPERATIONS}
 )
@@ -42,7 +42,7 @@ HANDOFF_KINDS = frozenset({QueueKind.SALES, QueueKind.SDR})
 
 
 class RejectReason(StrEnum):
-    """Why sales sent a lead back (DOMAIN 23: a rejection needs one of these)."""
+    """Why sales sent a lead back (a rejection needs one of these reason codes)."""
 
     NOT_READY = "not_ready"
     WRONG_CONTACT = "wrong_contact"
@@ -103,7 +103,8 @@ class RouteWhen(BaseModel):
     min_engagement: float | None = None
     high_value_account: bool | None = None
     sample_eligible: bool | None = Field(
-        default=None, description="valid NPI and a signed written request (DOMAIN 22)"
+        default=None,
+        description="valid NPI and a signed written request: only then may a sample go on",
     )
     fit_ok: bool | None = Field(default=None, description="no disqualifier (no consumers)")
 

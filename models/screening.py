@@ -1,4 +1,4 @@
-"""Safety and medical screening of free text (DOMAIN 1-5): the term lists, the forwarding rule
+"""Safety and medical screening of free text : the term lists, the forwarding rule
 and what a screen found."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class ScreeningTerms(BaseModel):
     use_terms: list[str] = Field(
         default_factory=list,
         description="past-use cues: with an off-label match in the same field, off-label use "
-        "is a special situation (DOMAIN 1)",
+        "is a special situation",
     )
     known_words: list[str] = Field(
         default_factory=list,
@@ -60,7 +60,8 @@ class ScreeningTerms(BaseModel):
 
 
 class SafetyRules(BaseModel):
-    """How soon a flagged item must reach drug safety (DOMAIN 2)."""
+    """How soon a flagged item must reach drug safety (the regulatory clock starts
+    at first receipt)."""
 
     model_config = ConfigDict(extra="forbid")
 

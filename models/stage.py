@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 
 class Stage(StrEnum):
-    """Lifecycle stages (DESIGN §3)."""
+    """Lifecycle stages."""
 
     NEW = "new"
     ENGAGED = "engaged"

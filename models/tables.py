@@ -51,7 +51,8 @@ class Lead(LeadBase, table=True):
 
     lead_id: str = Field(primary_key=True, max_length=40)
     created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
-    # Normalised (case, accents, spacing) for the weak name + institution match (DOMAIN 20).
+    # Normalised (case, accents, spacing) for the weak name + institution match (never
+    # merged automatically).
     name_key: str | None = Field(default=None, max_length=201)
     org_key: str | None = Field(default=None, max_length=300)
     # Set when a data steward merged this lead into another: its identifiers resolve there.
@@ -65,7 +66,8 @@ class LeadPublic(LeadBase):
 
 
 class OutboxMessageBase(SQLModel):
-    """One email Leadflow sends, recorded before it is sent (DOMAIN 10)."""
+    """One email Leadflow sends, recorded before it is sent: asset id and version,
+    recipient, consent used, trigger and time."""
 
     lead_id: str = Field(index=True, max_length=40)
     touch_id: str = Field(max_length=100)
@@ -119,7 +121,7 @@ class DecisionLogEntry(DecisionLogBase, table=True):
 
 
 class AssetRecordBase(SQLModel):
-    """An asset of the approved content library, with its MLR metadata (DOMAIN 7)."""
+    """An asset of the approved content library, with its MLR metadata."""
 
     asset_id: str = Field(max_length=100, index=True)
     version: str = Field(max_length=40)
@@ -151,7 +153,7 @@ class AssetRecord(AssetRecordBase, table=True):
 
 
 class ConsentRecordBase(SQLModel):
-    """One append-only consent fact: person x channel x purpose (DOMAIN 11-16)."""
+    """One append-only consent fact: person x channel x purpose."""
 
     lead_id: str = Field(index=True, max_length=40)
     channel: str = Field(max_length=20, description="email, phone, field_visit, all")
@@ -176,7 +178,7 @@ class ConsentRecord(ConsentRecordBase, table=True):
 
 
 class Suppression(SQLModel, table=True):
-    """An address never to email again, kept hashed (also after erasure, DOMAIN 18)."""
+    """An address never to email again, kept hashed (also after erasure)."""
 
     __tablename__ = "suppression"
 
@@ -187,7 +189,7 @@ class Suppression(SQLModel, table=True):
 
 
 class ScreeningCase(SQLModel, table=True):
-    """A screened event routed to drug safety or medical information (DOMAIN 1-5).
+    """A screened event routed to drug safety or medical information.
 
     The original text is kept here, in the safety record, and nowhere on the commercial side:
     the lead's workflow and everything reps see carry only `case_ref`.
@@ -307,8 +309,8 @@ class SegmentUnmappedEvent(SQLModel, table=True):
 
 
 class IdentityReview(SQLModel, table=True):
-    """Two leads that may be one person, for a data steward to merge or keep distinct
-    (DOMAIN 20): a weak match (name + institution) or identifiers that conflict."""
+    """Two leads that may be one person, for a data steward to merge or keep distinct (never
+    merged automatically): a weak match (name + institution) or identifiers that conflict."""
 
     __tablename__ = "identity_review"
 
@@ -327,7 +329,7 @@ class IdentityReview(SQLModel, table=True):
 
 
 class LeadMerge(SQLModel, table=True):
-    """An append-only record of one merge: who, what moved, when and why (DOMAIN 20, 27)."""
+    """An append-only record of one merge: who, what moved, when and why."""
 
     __tablename__ = "lead_merge"
 

@@ -1,5 +1,5 @@
-"""A lead's audit trail (DOMAIN 27): decisions of every run, sends, consent, reviews and
-safety case references, in time order, as JSON or CSV."""
+"""A lead's audit trail (who, what, when and why; never edited): decisions of every run, sends,
+consent, reviews and safety case references, in time order, as JSON or CSV."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Erasure (DOMAIN 18): marketing data goes; a hashed suppression entry and safety records stay."""
+"""Erasure: marketing data goes; a hashed suppression entry and safety records stay."""
 
 from __future__ import annotations
 

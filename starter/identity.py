@@ -28,7 +28,7 @@ class IdentityConflict(ValueError):
 @dataclass(frozen=True)
 class Resolution:
     """The lead an event is about; `created` or `rekeyed` (its name or institution key was
-    just set) mean it should be checked against others for a steward (DOMAIN 20)."""
+    just set) mean it should be checked against others for a steward."""
 
     lead_id: str
     created: bool = False
@@ -67,7 +67,7 @@ def survivor(session: Session, lead: Lead) -> Lead:
 
 def _matches(session: Session, profile: LeadProfile, link_on_email: bool) -> list[Lead]:
     # Strongest identifier first: NPI, then CRM id, then email unless it is a shared inbox
-    # (DOMAIN 20: info@ or office@ reaches a team, not one person) and the profile has a
+    # (info@ or office@ reaches a team, not one person) and the profile has a
     # personal identifier. A merged lead's identifiers lead to its survivor.
     email_links = link_on_email or not (profile.npi or profile.crm_id)
     found: list[Lead] = []

@@ -1,4 +1,4 @@
-"""Application settings: the `LEADFLOW_*` environment variables of DESIGN §5."""
+"""Application settings: the `LEADFLOW_*` environment variables (public contract)."""
 
 from __future__ import annotations
 

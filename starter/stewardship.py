@@ -1,12 +1,12 @@
-"""Data stewardship of identities (DOMAIN 20): leads that may be one person wait for a data
+"""Data stewardship of identities: leads that may be one person wait for a data
 steward, who merges them or keeps them distinct. Nothing is ever merged automatically.
 
 A review opens when a new lead has the same name and institution as an existing one (a weak
 match), or when an event's identifiers point at two leads (a conflict; the event itself is
 still refused with 409). A merge keeps the older lead, moves identifiers it lacks, combines
-consent least-permissively, and is logged append-only with who, what, when and why
-(DOMAIN 27). Afterwards the merged lead's identifiers resolve to the survivor, so later events
-reach the survivor's workflow; the merged lead's workflow is left as it is.
+consent least-permissively, and is logged append-only with who, what, when and why.
+Afterwards the merged lead's identifiers resolve to the survivor, so later events reach the
+survivor's workflow; the merged lead's workflow is left as it is.
 """
 
 from __future__ import annotations
@@ -314,7 +314,7 @@ def _combine_consent(
 ) -> list[ConsentCombined]:
     """Append to the survivor's ledger, per channel and purpose either ledger names, a record
     that makes its consent no more permissive than the merged lead's recorded consent
-    (DOMAIN 11): a withdrawal carries over; an expired or unconfirmed consent leaves the
+    (least permissive wins): a withdrawal carries over; an expired or unconfirmed consent leaves the
     survivor pending; a grant never carries over. Existing records are never changed."""
     kept, merged = consent_records(session, keep.lead_id), consent_records(session, gone.lead_id)
     country = keep.country or gone.country

@@ -28,7 +28,7 @@ class WrongTeam(PermissionError):
     """The key's scopes do not cover this kind of task."""
 
 
-# Medical-side work (DOMAIN: never sales) is for keys with compliance:act; the rest sales:act.
+# Medical-side work (never for sales) is for keys with compliance:act; the rest sales:act.
 MEDICAL_SIDE = frozenset(
     {"drug_safety", "medical_information", "trial_intake", "licence_verification"}
 )

@@ -57,7 +57,7 @@ def prepare(db: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared:
     """Normalise and check the lead's data, find or create the lead, and record at once what
     the company must know: consent changes in the ledger, bounces and complaints on the
     suppression list, and any free text flagged by screening in a safety or medical case
-    (the workflow then sees only the case reference, DOMAIN 1-4)."""
+    (the workflow then sees only the case reference)."""
     enriched = enrich(event.lead, None, rules.reference)
     profile = event.lead.model_copy(
         update={
@@ -111,7 +111,8 @@ def prepare(db: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared:
 
 
 def _resolve(session: Session, profile: LeadProfile, link_on_email: bool) -> str:
-    """The event's lead; a weak match or a conflict also goes to a data steward (DOMAIN 20)."""
+    """The event's lead; a weak match or a conflict also goes to a data steward, never
+    merged automatically."""
     try:
         resolution = resolve(session, profile, link_on_email=link_on_email)
     except IdentityConflict as err:
