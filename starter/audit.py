@@ -57,85 +57,94 @@ def audit_entries(db: Engine, lead_id: str, decisions: list[Decision]) -> list[A
     entries = [_decision_entry(d) for d in decisions]
     with Session(db) as session:
         for m in session.exec(select(OutboxMessage).where(OutboxMessage.lead_id == lead_id)):
-            entries.append(
-                AuditEntry(
-                    at=m.sent_at or m.created_at,
-                    kind="send",
-                    actor="leadflow",
-                    what=f"{m.status} {m.asset_id} v{m.asset_version}",
-                    detail=json.dumps(
-                        {
-                            "message_id": m.message_id,
-                            "touch_id": m.touch_id,
-                            "consent": m.consent_state,
-                            "trigger": m.trigger,
-                            "program_version": m.program_version,
-                        }
-                    ),
-                )
-            )
+            entries.append(_send_entry(m))
         consent = select(ConsentRecord).where(ConsentRecord.lead_id == lead_id)
         for c in session.exec(consent.order_by(col(ConsentRecord.recorded_at))):
-            entries.append(
-                AuditEntry(
-                    at=c.recorded_at,
-                    kind="consent",
-                    actor=c.source,
-                    what=f"{c.status} {c.channel}/{c.purpose}",
-                    detail=json.dumps(
-                        {
-                            "method": c.method,
-                            "wording_version": c.wording_version,
-                            "evidence": c.evidence,
-                            "event_id": c.event_id,
-                        }
-                    ),
-                )
-            )
+            entries.append(_consent_entry(c))
         for r in session.exec(select(ComplianceReview).where(ComplianceReview.lead_id == lead_id)):
-            entries.append(
-                AuditEntry(
-                    at=r.decided_at or r.opened_at,
-                    kind="review",
-                    actor=r.reviewer or "leadflow",
-                    what=f"review {r.review_id} {r.status}",
-                    detail=json.dumps({"reason": r.reason, "note": r.note, "actor": r.actor}),
-                )
-            )
+            entries.append(_review_entry(r))
         for t in session.exec(select(CrmTask).where(CrmTask.lead_id == lead_id)):
-            entries.append(
-                AuditEntry(
-                    at=t.created_at,
-                    kind="handoff",
-                    actor="leadflow",
-                    what=f"task {t.task_id} in {t.queue} ({t.rule_id})",
-                    detail=json.dumps(
-                        {"reason": t.reason, "due_at": t.due_at and t.due_at.isoformat()}
-                        | {"escalated_from": t.escalated_from}
-                    ),
-                )
-            )
-            if t.updated_at is not None:
-                entries.append(
-                    AuditEntry(
-                        at=t.updated_at,
-                        kind="handoff",
-                        actor=t.actor or "leadflow",
-                        what=f"task {t.task_id} {t.status}",
-                        detail=json.dumps({"resolution": t.resolution, "note": t.note}),
-                    )
-                )
+            entries.extend(_task_entries(t))
         for s in session.exec(select(ScreeningCase).where(ScreeningCase.lead_id == lead_id)):
-            entries.append(
-                AuditEntry(
-                    at=s.awareness_at,
-                    kind="case",
-                    actor="leadflow",
-                    what=f"case {s.case_ref} ({s.route}) {s.status}",
-                    detail=json.dumps({"forward_by": s.forward_by and s.forward_by.isoformat()}),
-                )
-            )
+            entries.append(_case_entry(s))
     return sorted(entries, key=lambda e: e.at)
+
+
+def _entry(at: datetime, kind: str, by: str, what: str, /, **detail: object) -> AuditEntry:
+    return AuditEntry(at=at, kind=kind, actor=by, what=what, detail=json.dumps(detail))
+
+
+def _send_entry(m: OutboxMessage) -> AuditEntry:
+    return _entry(
+        m.sent_at or m.created_at,
+        "send",
+        "leadflow",
+        f"{m.status} {m.asset_id} v{m.asset_version}",
+        message_id=m.message_id,
+        touch_id=m.touch_id,
+        consent=m.consent_state,
+        trigger=m.trigger,
+        program_version=m.program_version,
+    )
+
+
+def _consent_entry(c: ConsentRecord) -> AuditEntry:
+    return _entry(
+        c.recorded_at,
+        "consent",
+        c.source,
+        f"{c.status} {c.channel}/{c.purpose}",
+        method=c.method,
+        wording_version=c.wording_version,
+        evidence=c.evidence,
+        event_id=c.event_id,
+    )
+
+
+def _review_entry(r: ComplianceReview) -> AuditEntry:
+    return _entry(
+        r.decided_at or r.opened_at,
+        "review",
+        r.reviewer or "leadflow",
+        f"review {r.review_id} {r.status}",
+        reason=r.reason,
+        note=r.note,
+        actor=r.actor,
+    )
+
+
+def _task_entries(t: CrmTask) -> list[AuditEntry]:
+    """A CRM task's creation, and its latest change of status if any."""
+    created = _entry(
+        t.created_at,
+        "handoff",
+        "leadflow",
+        f"task {t.task_id} in {t.queue} ({t.rule_id})",
+        reason=t.reason,
+        due_at=t.due_at and t.due_at.isoformat(),
+        escalated_from=t.escalated_from,
+    )
+    if t.updated_at is None:
+        return [created]
+    changed = _entry(
+        t.updated_at,
+        "handoff",
+        t.actor or "leadflow",
+        f"task {t.task_id} {t.status}",
+        resolution=t.resolution,
+        note=t.note,
+    )
+    return [created, changed]
+
+
+def _case_entry(s: ScreeningCase) -> AuditEntry:
+    return _entry(
+        s.awareness_at,
+        "case",
+        "leadflow",
+        f"case {s.case_ref} ({s.route}) {s.status}",
+        forward_by=s.forward_by and s.forward_by.isoformat(),
+    )
 
 
 def as_csv(trail: AuditTrail) -> str:
