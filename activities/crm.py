@@ -9,24 +9,22 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import structlog
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.messaging import SmtpTarget, send_notice
 from leadflow_domain.business_hours import add_business_time
-from leadflow_domain.consent import consent_records, effective_consent
-from leadflow_domain.content import current_asset
+from leadflow_domain.crm_context import task_context
 from leadflow_domain.enrichment import enrich
 from models.events import LeadProfile
-from models.program import ConsentRules, Program, ProgramError, load_program
+from models.program import ConsentRules, ProgramError, load_program
 from models.queries import task_view
 from models.routing import (
     CREATE_CRM_TASK,
@@ -41,11 +39,9 @@ from models.routing import (
     TaskUpdateInput,
     WebhookInput,
 )
-from models.tables import CrmTask, Lead, OutboxMessage, utcnow
+from models.tables import CrmTask, utcnow
 
 log = structlog.get_logger(__name__)
-CHANNELS = ("email", "phone", "visit")
-ATTENDED = frozenset({"webinar_attended", "event_attended"})
 IDENTIFIERS = frozenset({"email", "npi", "crm_id"})
 SIGNATURE_HEADER = "X-Leadflow-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -62,6 +58,16 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _due_at(request: CrmTaskInput) -> datetime | None:
+    """The SLA due time in business hours of the lead's time zone and country."""
+    if request.sla is None:
+        return None
+    hours = request.hours or BusinessHours()
+    return add_business_time(
+        request.opened_at, request.sla, hours, request.time_zone, request.country
+    )
+
+
 class CrmActivities:
     def __init__(self, db: Engine, smtp: SmtpTarget, program_path: Path, webhook: Webhook) -> None:
         self._db = db
@@ -72,67 +78,28 @@ class CrmActivities:
     @activity.defn(name=CREATE_CRM_TASK)
     def create_crm_task(self, request: CrmTaskInput) -> CrmTaskResult:
         """Create the task once: a retry finds the row it made and answers the same."""
-        # The SLA comes with the request (the lead's program version); a broken program file
-        # only costs the consent regime's details, never the task.
-        try:
-            program: Program | None = load_program(self._program_path)
-        except ProgramError:
-            program = None
-        now = utcnow()
-        due_at = None
-        if request.sla is not None:
-            due_at = add_business_time(
-                request.opened_at,
-                request.sla,
-                request.hours or BusinessHours(),
-                request.time_zone,
-                request.country,
-            )
+        due_at = _due_at(request)
         with Session(self._db) as session:
-            existing = session.get(CrmTask, request.task_id)
-            if existing is None:
-                task = CrmTask(
-                    task_id=request.task_id,
-                    lead_id=request.lead_id,
-                    queue=request.queue,
-                    kind=request.kind.value,
-                    status="open",
-                    rule_id=request.rule_id,
-                    rank=request.rank,
-                    reason=request.reason[:500],
-                    request=request.request,
-                    program_version=request.program_version,
-                    context=json.dumps(self._context(session, request, program, due_at)),
-                    created_at=now,
-                    due_at=due_at,
-                    escalated_from=request.escalated_from,
-                )
-                session.add(task)
-                try:
-                    session.commit()
-                except IntegrityError:  # a concurrent attempt made it first
-                    session.rollback()
-                    existing = session.get(CrmTask, request.task_id)
-                else:
-                    if request.escalated_from:
-                        self._escalate(session, request)
-                    log.info(
-                        "crm task created",
-                        task_id=task.task_id,
-                        lead_id=task.lead_id,
-                        queue=task.queue,
-                    )
-                    return CrmTaskResult(
-                        task_id=task.task_id,
-                        queue=task.queue,
-                        due_at=due_at,
-                        created=True,
-                        webhook=bool(self._webhook.url),
-                    )
-            assert existing is not None
-            # A retry after the row was written: finish what that attempt may not have.
+            created = self._insert_task(session, request, due_at)
+            # An escalation also finishes what an earlier attempt may not have.
             if request.escalated_from:
                 self._escalate(session, request)
+            if created is not None:
+                log.info(
+                    "crm task created",
+                    task_id=created.task_id,
+                    lead_id=created.lead_id,
+                    queue=created.queue,
+                )
+                return CrmTaskResult(
+                    task_id=created.task_id,
+                    queue=created.queue,
+                    due_at=due_at,
+                    created=True,
+                    webhook=bool(self._webhook.url),
+                )
+            existing = session.get(CrmTask, request.task_id)
+            assert existing is not None
             return CrmTaskResult(
                 task_id=existing.task_id,
                 queue=existing.queue,
@@ -141,95 +108,42 @@ class CrmActivities:
                 webhook=bool(self._webhook.url) and existing.webhook_delivered_at is None,
             )
 
-    def _context(
-        self,
-        session: Session,
-        request: CrmTaskInput,
-        program: Program | None,
-        due_at: datetime | None,
-    ) -> dict[str, Any]:
-        """What the team needs: identifiers, why, content consumed with versions,
-        consent per channel, sample eligibility, case references only, next action, SLA."""
-        lead = session.get(Lead, request.lead_id)
-        shown = {i.asset_id for i in request.recent_activity if i.asset_id}
-        last_sent = session.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.lead_id == request.lead_id, OutboxMessage.status == "sent")
-            .order_by(col(OutboxMessage.created_at).desc())
-        ).first()
-        if last_sent is not None:
-            shown.add(last_sent.asset_id)
-        catalog = {a: found for a in shown if (found := current_asset(session, a)) is not None}
-        versions = {asset_id: a.version for asset_id, a in catalog.items()}
-        activity_items = [
-            {
-                **item.model_dump(mode="json", exclude_none=True),
-                **(
-                    {"asset_version": versions[item.asset_id]}
-                    if item.asset_id and item.asset_id in versions
-                    else {}
-                ),
-            }
-            for item in reversed(request.recent_activity)
-        ]
-        records = consent_records(session, request.lead_id)
-        consent = {
-            channel: str(
-                effective_consent(
-                    records,
-                    channel,
-                    "promotional",
-                    request.country,
-                    utcnow(),
-                    program.consent if program else ConsentRules(),
-                )
-            )
-            for channel in CHANNELS
-        }
-        asset = catalog.get(last_sent.asset_id) if last_sent else None
-        return {
-            "lead": {
-                "lead_id": request.lead_id,
-                "email": lead.email if lead else None,
-                "npi": lead.npi if lead else None,
-                "crm_id": lead.crm_id if lead else None,
-                "first_name": lead.first_name if lead else None,
-                "last_name": lead.last_name if lead else None,
-                "territory": request.territory,
-                "country": request.country,
-            },
-            "why": {
-                "rule_id": request.rule_id,
-                "rank": request.rank,
-                "reason": request.reason,
-                "request": request.request,
-                "program_version": request.program_version,
-                "stage": request.stage.value,
-            },
-            "score": request.score.model_dump(mode="json"),
-            "recent_activity": activity_items,
-            "events_attended": [i for i in activity_items if i["type"] in ATTENDED],
-            "last_asset_sent": (
-                {
-                    "asset_id": last_sent.asset_id,
-                    "asset_version": last_sent.asset_version,
-                    "title": asset.title if asset else last_sent.subject,
-                    "sent_at": last_sent.created_at.isoformat(),
-                }
-                if last_sent
-                else None
-            ),
-            "consent": consent,
-            "sample": request.sample,
-            "case_refs": request.case_refs,
-            "next_action": request.next_action,
-            "sla_due_at": due_at.isoformat() if due_at else None,
-            "escalation": (
-                {"from_task": request.escalated_from, "reason": request.escalation_reason}
-                if request.escalated_from
-                else None
-            ),
-        }
+    def _insert_task(
+        self, session: Session, request: CrmTaskInput, due_at: datetime | None
+    ) -> CrmTask | None:
+        """The task row, written now; None when it exists already (a retry, or a concurrent
+        attempt made it first)."""
+        if session.get(CrmTask, request.task_id) is not None:
+            return None
+        # The SLA comes with the request (the lead's program version); a broken program file
+        # only costs the consent regime's details, never the task.
+        try:
+            consent_rules = load_program(self._program_path).consent
+        except ProgramError:
+            consent_rules = ConsentRules()
+        task = CrmTask(
+            task_id=request.task_id,
+            lead_id=request.lead_id,
+            queue=request.queue,
+            kind=request.kind.value,
+            status="open",
+            rule_id=request.rule_id,
+            rank=request.rank,
+            reason=request.reason[:500],
+            request=request.request,
+            program_version=request.program_version,
+            context=json.dumps(task_context(session, request, consent_rules, due_at)),
+            created_at=utcnow(),
+            due_at=due_at,
+            escalated_from=request.escalated_from,
+        )
+        session.add(task)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return None
+        return task
 
     def _escalate(self, session: Session, request: CrmTaskInput) -> None:
         """Tell the breached queue's manager (reference only), then mark the task escalated;
