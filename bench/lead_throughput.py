@@ -411,14 +411,20 @@ def _runs_line(name: str, runs: Runs, events: int) -> str:
     )
 
 
-async def main(args: argparse.Namespace) -> int:
-    configure_logging(logging.WARNING)
-    wall = time.perf_counter()
-    directory = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    env = await start_dev_server()
-    sink = SmtpSink("127.0.0.1", free_port())
-    sink.start()
-    settings = Settings(
+@dataclass
+class Results:
+    """What one run measured: single-workflow phases (no-op, Leadflow; paced, then burst),
+    many workflows, and emails sent (there should be none)."""
+
+    singles: list[tuple[Rate, Runs, Rate, Runs]] = field(default_factory=list)
+    noop_one: Rate | None = None
+    noop_many: Rate | None = None
+    lead_many: Rate | None = None
+    emails: int = 0
+
+
+def _settings(directory: Path, sink: SmtpSink) -> Settings:
+    return Settings(
         task_queue=f"bench-{uuid.uuid4().hex[:8]}",
         database_url=f"sqlite:///{directory / 'bench.db'}",
         smtp_host=sink.host,
@@ -426,70 +432,57 @@ async def main(args: argparse.Namespace) -> int:
         program=_program(directory),
         data_dir=directory,
     )
-    max_history = load_program(settings.program).long_life.max_history_events
-    db = connect_db(settings.resolved_database_url)
-    migrate(db)
-    bench = Bench(
-        env.client,
-        db,
-        settings.task_queue,
-        f"bench-noop-{uuid.uuid4().hex[:8]}",
-        max_history,
-        args.concurrency,
-        args.timeout,
-        args.stall,
-    )
-    workers = [
-        build_worker(env.client, settings, db, search_attributes=True),
-        Worker(env.client, task_queue=bench.noop_queue, workflows=[NoOpWorkflow]),
-    ]
-    running = [asyncio.create_task(w.run()) for w in workers]
-    notes = []
-    singles: list[tuple[Rate, Runs, Rate, Runs]] = []  # no-op, Leadflow; paced, then burst
-    try:
-        if args.single_rate:
-            noop_paced, noop_paced_runs = await bench.noop_single(
-                args.single_events, args.single_rate
-            )
-            lead_paced, wid = await bench.lead_single(args.single_events, args.single_rate)
-            singles.append(
-                (noop_paced, noop_paced_runs, lead_paced, await _runs(bench.client, wid))
-            )
-        noop_burst, noop_burst_runs = await bench.noop_single(args.single_events, 0)
-        noop_one = await bench.noop_many(args.leads, 1)
-        noop_many = await bench.noop_many(args.leads, args.events_per_lead)
-        lead_many = await bench.lead_many(args.leads, args.events_per_lead)
-        # Last: a lead that falls behind can leave its workflow task stuck in the worker.
-        lead_burst, wid = await bench.lead_single(args.single_events, 0)
-        singles.append((noop_burst, noop_burst_runs, lead_burst, await _runs(bench.client, wid)))
-        emails = len(sink.messages)
-    finally:
-        for worker, task in zip(workers, running, strict=True):
-            try:
-                await asyncio.wait_for(worker.shutdown(), 30)
-            except TimeoutError:
-                queue = worker.config()["task_queue"]
-                notes.append(f"the worker on {queue} did not shut down within 30 s")
-                task.cancel()
-        sink.stop()
-        await env.shutdown()
-        db.dispose()
-        shutil.rmtree(directory, ignore_errors=True)
 
+
+async def _measure(bench: Bench, args: argparse.Namespace, sink: SmtpSink) -> Results:
+    results = Results()
+    if args.single_rate:
+        noop_paced, noop_paced_runs = await bench.noop_single(args.single_events, args.single_rate)
+        lead_paced, wid = await bench.lead_single(args.single_events, args.single_rate)
+        paced_runs = await _runs(bench.client, wid)
+        results.singles.append((noop_paced, noop_paced_runs, lead_paced, paced_runs))
+    noop_burst, noop_burst_runs = await bench.noop_single(args.single_events, 0)
+    results.noop_one = await bench.noop_many(args.leads, 1)
+    results.noop_many = await bench.noop_many(args.leads, args.events_per_lead)
+    results.lead_many = await bench.lead_many(args.leads, args.events_per_lead)
+    # Last: a lead that falls behind can leave its workflow task stuck in the worker.
+    lead_burst, wid = await bench.lead_single(args.single_events, 0)
+    burst_runs = await _runs(bench.client, wid)
+    results.singles.append((noop_burst, noop_burst_runs, lead_burst, burst_runs))
+    results.emails = len(sink.messages)
+    return results
+
+
+async def _stop(workers: list[Worker], running: list[asyncio.Task[None]]) -> list[str]:
+    """Shut the workers down; a note for each that did not within 30 s."""
+    notes = []
+    for worker, task in zip(workers, running, strict=True):
+        try:
+            await asyncio.wait_for(worker.shutdown(), 30)
+        except TimeoutError:
+            queue = worker.config()["task_queue"]
+            notes.append(f"the worker on {queue} did not shut down within 30 s")
+            task.cancel()
+    return notes
+
+
+def _report(args: argparse.Namespace, results: Results, max_history: int) -> bool:
+    """Print the table and the history requirement; whether the requirement is met."""
     print()
     print(
         f"lead throughput: dev server, 1 Leadflow worker, {args.concurrency} calls in flight, "
         f"max_history_events={max_history}, first_touch_delay=P1D"
     )
     print(f"{'phase':<44} {'events':>6} {'accepted/s':>11} {'applied/s':>10} {'vs no-op':>9}")
-    for noop, _, lead, _ in singles:
+    for noop, _, lead, _ in results.singles:
         print(_row(noop, None))
         print(_row(lead, noop))
-    print(_row(noop_one, None))
-    print(_row(noop_many, None))
-    print(_row(lead_many, noop_many))
+    assert results.noop_one and results.noop_many and results.lead_many
+    print(_row(results.noop_one, None))
+    print(_row(results.noop_many, None))
+    print(_row(results.lead_many, results.noop_many))
     met = True
-    for _, noop_runs, lead, lead_runs in singles:
+    for _, noop_runs, lead, lead_runs in results.singles:
         print()
         print(f"history of the single workflow, {lead.name.rsplit(', ', 1)[1]} (events per run)")
         print(_runs_line("no-op", noop_runs, args.single_events))
@@ -503,7 +496,46 @@ async def main(args: argparse.Namespace) -> int:
             f"{'' if lead.applied_s is not None else ', lead stalled'})"
         )
     print()
-    print(f"emails sent during the bench: {emails} (expected 0)")
+    print(f"emails sent during the bench: {results.emails} (expected 0)")
+    return met
+
+
+async def main(args: argparse.Namespace) -> int:
+    configure_logging(logging.WARNING)
+    wall = time.perf_counter()
+    directory = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
+    env = await start_dev_server()
+    sink = SmtpSink("127.0.0.1", free_port())
+    sink.start()
+    settings = _settings(directory, sink)
+    max_history = load_program(settings.program).long_life.max_history_events
+    db = connect_db(settings.resolved_database_url)
+    migrate(db)
+    noop_queue = f"bench-noop-{uuid.uuid4().hex[:8]}"
+    bench = Bench(
+        env.client,
+        db,
+        settings.task_queue,
+        noop_queue,
+        max_history,
+        args.concurrency,
+        args.timeout,
+        args.stall,
+    )
+    workers = [
+        build_worker(env.client, settings, db, search_attributes=True),
+        Worker(env.client, task_queue=noop_queue, workflows=[NoOpWorkflow]),
+    ]
+    running = [asyncio.create_task(w.run()) for w in workers]
+    try:
+        results = await _measure(bench, args, sink)
+    finally:
+        notes = await _stop(workers, running)
+        sink.stop()
+        await env.shutdown()
+        db.dispose()
+        shutil.rmtree(directory, ignore_errors=True)
+    met = _report(args, results, max_history)
     for note in notes:
         print(f"note: {note}")
     print(f"wall time: {time.perf_counter() - wall:.0f} s")
