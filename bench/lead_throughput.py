@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import logging
 import shutil
 import sys
@@ -38,114 +37,38 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from temporalio import workflow
+import yaml
+from sqlalchemy.engine import Engine
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+from temporalio.worker import Worker
 
-# The no-op baseline workflow lives in this module, so the sandbox re-imports the module for every
-# run: everything else is passed through, as workflows/lead.py does.
-with workflow.unsafe.imports_passed_through():
-    import yaml
-    from sqlalchemy.engine import Engine
-    from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-    from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
-    from temporalio.common import WorkflowIDConflictPolicy
-    from temporalio.service import RPCError
-    from temporalio.worker import Worker
-
-    from bench.harness import drive, start_dev_server
-    from models.db import connect_db, migrate
-    from models.events import LeadEvent, LeadEventIn
-    from models.lead_state import RECORD_EVENT, lead_workflow_id
-    from models.program import load_program
-    from starter.intake import Intake
-    from starter.logging import configure_logging
-    from starter.ports import free_port
-    from starter.settings import SAMPLE_PROGRAM, Settings
-    from starter.smtp_sink import SmtpSink
-    from tests.factories import event_payload
-    from worker import build_worker
-    from workflows.lead import LeadWorkflow
+from bench.echo import NoOpInput, NoOpWorkflow
+from bench.harness import drive, start_dev_server
+from bench.throughput_report import Rate, Results, Runs, history_runs, report
+from models.db import connect_db, migrate
+from models.events import LeadEvent, LeadEventIn
+from models.lead_state import RECORD_EVENT, lead_workflow_id
+from models.program import load_program
+from starter.intake import Intake
+from starter.logging import configure_logging
+from starter.ports import free_port
+from starter.settings import SAMPLE_PROGRAM, Settings
+from starter.smtp_sink import SmtpSink
+from tests.factories import event_payload
+from worker import build_worker
+from workflows.lead import LeadWorkflow
 
 T = TypeVar("T")
-HISTORY_LIMIT = 2_000  # the product requirement for every run of a lead
 TOPICS = ["mechanism_of_action"]
 QUERY_TIMEOUT = timedelta(seconds=5)
 POLL = 0.05
-
-
-# -- the baseline workflow -------------------------------------------------------------------
-
-
-@dataclass
-class NoOpInput:
-    max_history_events: int
-    count: int = 0
-
-
-@workflow.defn(name="BenchNoOp")
-class NoOpWorkflow:
-    """Counts `record_event` signals; continues as new at the program's history length."""
-
-    @workflow.init
-    def __init__(self, input: NoOpInput) -> None:
-        self._count = input.count
-
-    @workflow.run
-    async def run(self, input: NoOpInput) -> None:
-        def long() -> bool:
-            info = workflow.info()
-            return (
-                info.is_continue_as_new_suggested()
-                or info.get_current_history_length() >= input.max_history_events
-            )
-
-        await workflow.wait_condition(long)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(NoOpInput(input.max_history_events, self._count))
-
-    @workflow.signal(name=RECORD_EVENT)
-    def record_event(self, event: LeadEvent) -> None:
-        self._count += 1
-
-    @workflow.query
-    def count(self) -> int:
-        return self._count
-
-
-# -- figures ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Rate:
-    name: str
-    events: int
-    accepted_s: float  # first send -> last send acknowledged by the server
-    applied_s: float | None  # first send -> every event seen applied (None: stalled)
-    applied: int | None  # events seen applied at the end (None: the query never answered)
-
-    @property
-    def accepted_per_s(self) -> float:
-        return self.events / self.accepted_s
-
-    @property
-    def applied_per_s(self) -> float | None:
-        return None if self.applied_s is None else self.events / self.applied_s
-
-
-@dataclass
-class Runs:
-    lengths: list[int]  # history events per run, oldest run first
-    listed: int  # runs the visibility store lists for the workflow id
-    task_failures: collections.Counter[str] = field(default_factory=collections.Counter)
-    pending_task_attempt: int = 0  # attempt of the current run's pending workflow task
-
-    @property
-    def total(self) -> int:
-        return sum(self.lengths)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -209,29 +132,6 @@ def _signal_event(email: str) -> LeadEvent:
     return LeadEvent.from_intake(_intake(email))
 
 
-async def _runs(client: Client, wid: str) -> Runs:
-    """Every run of `wid`, following continued-as-new run ids back from the current run."""
-    description = await client.get_workflow_handle(wid).describe()
-    run_id: str | None = description.run_id
-    lengths, failures = [], collections.Counter[str]()
-    while run_id:
-        history = await client.get_workflow_handle(wid, run_id=run_id).fetch_history()
-        lengths.append(len(history.events))
-        for event in history.events:
-            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-                cause = event.workflow_task_failed_event_attributes.cause
-                failures[
-                    WorkflowTaskFailedCause.Name(cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
-                ] += 1
-            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-                failures["TIMED_OUT"] += 1
-        first = history.events[0].workflow_execution_started_event_attributes
-        run_id = first.continued_execution_run_id
-    listed = len([w async for w in client.list_workflows(f"WorkflowId = '{wid}'")])
-    pending = description.raw_description.pending_workflow_task
-    return Runs(list(reversed(lengths)), listed, failures, pending.attempt)
-
-
 # -- phases ----------------------------------------------------------------------------------
 
 
@@ -274,9 +174,9 @@ class Bench:
         applied, seen = await _progress(count, events, start + self.timeout, self.stall)
         await _settle(handle, time.perf_counter() + 60)
         name = f"no-op: 1 workflow x N signals, {_pace(rate)}"
-        return Rate(name, events, accepted - start, _since(start, applied), seen), await _runs(
-            self.client, wid
-        )
+        return Rate(
+            name, events, accepted - start, _since(start, applied), seen
+        ), await history_runs(self.client, wid)
 
     async def noop_many(self, workflows: int, per_workflow: int) -> Rate:
         tag = uuid.uuid4().hex[:8]
@@ -388,41 +288,6 @@ def _since(start: float, end: float | None) -> float | None:
 # -- report ----------------------------------------------------------------------------------
 
 
-def _row(rate: Rate, baseline: Rate | None) -> str:
-    applied = rate.applied_per_s
-    if applied is None:
-        seen = "no answer to queries" if rate.applied is None else f"{rate.applied} applied"
-        figure = f"STALLED ({seen})"
-        return f"{rate.name:<44} {rate.events:>6} {rate.accepted_per_s:>11.1f}   {figure}"
-    base = baseline.applied_per_s if baseline else None
-    ratio = f"{applied / base:.2f}x" if base else "-"
-    return (
-        f"{rate.name:<44} {rate.events:>6} {rate.accepted_per_s:>11.1f} {applied:>10.1f} {ratio:>9}"
-    )
-
-
-def _runs_line(name: str, runs: Runs, events: int) -> str:
-    failures = ", ".join(f"{k}={v}" for k, v in sorted(runs.task_failures.items())) or "none"
-    return (
-        f"{name:<18} runs={len(runs.lengths)} (listed {runs.listed})  max/run={max(runs.lengths)}  "
-        f"total={runs.total}  per event={runs.total / events:.2f}  per run={runs.lengths}\n"
-        f"{'':<18} workflow task failures/timeouts in history: {failures}; "
-        f"pending workflow task attempt: {runs.pending_task_attempt or '-'}"
-    )
-
-
-@dataclass
-class Results:
-    """What one run measured: single-workflow phases (no-op, Leadflow; paced, then burst),
-    many workflows, and emails sent (there should be none)."""
-
-    singles: list[tuple[Rate, Runs, Rate, Runs]] = field(default_factory=list)
-    noop_one: Rate | None = None
-    noop_many: Rate | None = None
-    lead_many: Rate | None = None
-    emails: int = 0
-
-
 def _settings(directory: Path, sink: SmtpSink) -> Settings:
     return Settings(
         task_queue=f"bench-{uuid.uuid4().hex[:8]}",
@@ -439,7 +304,7 @@ async def _measure(bench: Bench, args: argparse.Namespace, sink: SmtpSink) -> Re
     if args.single_rate:
         noop_paced, noop_paced_runs = await bench.noop_single(args.single_events, args.single_rate)
         lead_paced, wid = await bench.lead_single(args.single_events, args.single_rate)
-        paced_runs = await _runs(bench.client, wid)
+        paced_runs = await history_runs(bench.client, wid)
         results.singles.append((noop_paced, noop_paced_runs, lead_paced, paced_runs))
     noop_burst, noop_burst_runs = await bench.noop_single(args.single_events, 0)
     results.noop_one = await bench.noop_many(args.leads, 1)
@@ -447,7 +312,7 @@ async def _measure(bench: Bench, args: argparse.Namespace, sink: SmtpSink) -> Re
     results.lead_many = await bench.lead_many(args.leads, args.events_per_lead)
     # Last: a lead that falls behind can leave its workflow task stuck in the worker.
     lead_burst, wid = await bench.lead_single(args.single_events, 0)
-    burst_runs = await _runs(bench.client, wid)
+    burst_runs = await history_runs(bench.client, wid)
     results.singles.append((noop_burst, noop_burst_runs, lead_burst, burst_runs))
     results.emails = len(sink.messages)
     return results
@@ -464,40 +329,6 @@ async def _stop(workers: list[Worker], running: list[asyncio.Task[None]]) -> lis
             notes.append(f"the worker on {queue} did not shut down within 30 s")
             task.cancel()
     return notes
-
-
-def _report(args: argparse.Namespace, results: Results, max_history: int) -> bool:
-    """Print the table and the history requirement; whether the requirement is met."""
-    print()
-    print(
-        f"lead throughput: dev server, 1 Leadflow worker, {args.concurrency} calls in flight, "
-        f"max_history_events={max_history}, first_touch_delay=P1D"
-    )
-    print(f"{'phase':<44} {'events':>6} {'accepted/s':>11} {'applied/s':>10} {'vs no-op':>9}")
-    for noop, _, lead, _ in results.singles:
-        print(_row(noop, None))
-        print(_row(lead, noop))
-    assert results.noop_one and results.noop_many and results.lead_many
-    print(_row(results.noop_one, None))
-    print(_row(results.noop_many, None))
-    print(_row(results.lead_many, results.noop_many))
-    met = True
-    for _, noop_runs, lead, lead_runs in results.singles:
-        print()
-        print(f"history of the single workflow, {lead.name.rsplit(', ', 1)[1]} (events per run)")
-        print(_runs_line("no-op", noop_runs, args.single_events))
-        print(_runs_line("Leadflow lead", lead_runs, args.single_events))
-        worst = max(lead_runs.lengths)
-        ok = worst < HISTORY_LIMIT and lead.applied_s is not None
-        met = met and ok
-        print(
-            f"requirement, every run under {HISTORY_LIMIT} events for a lead receiving "
-            f"{args.single_events} events: {'met' if ok else 'NOT MET'} (largest run {worst}"
-            f"{'' if lead.applied_s is not None else ', lead stalled'})"
-        )
-    print()
-    print(f"emails sent during the bench: {results.emails} (expected 0)")
-    return met
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -535,7 +366,7 @@ async def main(args: argparse.Namespace) -> int:
         await env.shutdown()
         db.dispose()
         shutil.rmtree(directory, ignore_errors=True)
-    met = _report(args, results, max_history)
+    met = report(args, results, max_history)
     for note in notes:
         print(f"note: {note}")
     print(f"wall time: {time.perf_counter() - wall:.0f} s")
