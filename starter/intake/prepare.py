@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from leadflow_domain.consent import append_consent, consent_record_for, suppress
-from leadflow_domain.enrichment import enrich, npi_is_valid
+from leadflow_domain.enrichment import EnrichmentResult, enrich, npi_is_valid
 from leadflow_domain.free_text_screen import free_text_fields, redact, screen
 from leadflow_domain.safety_cases import open_case
-from models.events import EventType, LeadEvent, LeadEventIn, LeadProfile
+from models.events import EventType, LeadEvent, LeadEventIn, LeadFacts, LeadProfile
 from models.lead_state import SafetyCaseInput
 from models.program import ConsentRules, Program
 from models.reference import ReferenceData
@@ -71,20 +71,47 @@ def prepare(db: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared:
         lead_id = _resolve(session, profile, link_on_email=not enriched.email_shared_inbox)
         lead = session.get(Lead, lead_id)
         country = lead.country if lead else enriched.country
-        record = consent_record_for(lead_id, event, country, rules.consent)
-        if record is not None:
-            append_consent(session, record)
-        hard_bounce = (
-            event.type is EventType.EMAIL_BOUNCED and event.properties.get("bounce_type") == "hard"
-        )
-        if lead and lead.email and (hard_bounce or event.type is EventType.SPAM_COMPLAINT):
-            suppress(session, lead.email, "hard_bounce" if hard_bounce else "spam_complaint")
-        verified = bool(
-            lead and ((lead.npi and enriched.npi_valid and country == "US") or lead.crm_id)
-        )
-        npi_valid = bool(lead and lead.npi and npi_is_valid(lead.npi))
+        _record_consent_and_suppression(session, lead_id, lead, country, event, rules)
+        facts = _facts(event, enriched, lead, country)
         screened = _screen(session, lead_id, event, rules, reporter=bool(lead and lead.email))
-    facts = event.lead.facts().model_copy(
+    lead_event = LeadEvent.from_intake(event, facts)
+    if screened is None:
+        return Prepared(lead_id, lead_event)
+    case, properties = screened
+    lead_event = lead_event.model_copy(update={"properties": properties})
+    safety = (
+        SafetyCaseInput(case_ref=case.case_ref, forward_by=case.forward_by)
+        if case.forward_by is not None
+        else None
+    )
+    return Prepared(lead_id, lead_event, safety)
+
+
+def _record_consent_and_suppression(
+    session: Session,
+    lead_id: str,
+    lead: Lead | None,
+    country: str | None,
+    event: LeadEventIn,
+    rules: IntakeRules,
+) -> None:
+    """A consent change goes in the ledger; a hard bounce or complaint suppresses the address."""
+    record = consent_record_for(lead_id, event, country, rules.consent)
+    if record is not None:
+        append_consent(session, record)
+    hard_bounce = (
+        event.type is EventType.EMAIL_BOUNCED and event.properties.get("bounce_type") == "hard"
+    )
+    if lead and lead.email and (hard_bounce or event.type is EventType.SPAM_COMPLAINT):
+        suppress(session, lead.email, "hard_bounce" if hard_bounce else "spam_complaint")
+
+
+def _facts(
+    event: LeadEventIn, enriched: EnrichmentResult, lead: Lead | None, country: str | None
+) -> LeadFacts:
+    """What the workflow may know of the lead: opaque facts, HCP status from verified data."""
+    verified = bool(lead and ((lead.npi and enriched.npi_valid and country == "US") or lead.crm_id))
+    return event.lead.facts().model_copy(
         update={
             "role": enriched.role or event.lead.role,
             "specialty": enriched.specialty or event.lead.specialty,
@@ -94,20 +121,9 @@ def prepare(db: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared:
             "territory": enriched.territory,
             "hcp_verified": verified,
             "missing_routing_fields": enriched.missing_routing_fields,
-            "npi_valid": npi_valid,
+            "npi_valid": bool(lead and lead.npi and npi_is_valid(lead.npi)),
         }
     )
-    lead_event = LeadEvent.from_intake(event, facts)
-    case = None
-    if screened is not None:
-        case, properties = screened
-        lead_event = lead_event.model_copy(update={"properties": properties})
-    safety = (
-        SafetyCaseInput(case_ref=case.case_ref, forward_by=case.forward_by)
-        if case is not None and case.forward_by is not None
-        else None
-    )
-    return Prepared(lead_id, lead_event, safety)
 
 
 def _resolve(session: Session, profile: LeadProfile, link_on_email: bool) -> str:
