@@ -65,13 +65,13 @@ class TouchOrder:
 class LeadEngine:
     """Applies events, pauses and touches to one lead's state under one program version."""
 
-    def __init__(self, state: LeadState, program: Program) -> None:
+    def __init__(self, state: LeadState, program: Program, *, routing_enabled: bool = True) -> None:
         self.state = state
         self.program = program
         self._decisions_at_start = 0
         self.handoff = HandoffDesk(self)
         # Off only when replaying a history recorded before routing existed (workflow.patched).
-        self.routing_enabled = True
+        self.routing_enabled = routing_enabled
 
     @property
     def program(self) -> Program:
@@ -185,7 +185,7 @@ class LeadEngine:
             self._apply_intent(etype, now, trigger)
         self.rescore(now, trigger, promote=etype not in MEDICAL and routed is None)
         if self.routing_enabled:
-            self.handoff.observe(etype, event, routed)
+            self.handoff.record_activity(etype, event, routed)
             self.handoff.route_event(etype, event, routed, now, trigger)
         self.replan(now, trigger)
         return self._finish(outcome, "accepted")
@@ -473,7 +473,7 @@ class LeadEngine:
         self._stop(now, trigger, HOLD, f"compliance review: {reason}", Stage.COMPLIANCE_HOLD)
         self.decide(now, trigger, "compliance.hold", f"review {state.review.review_id}: {reason}")
 
-    def review_overdue(self, now: datetime) -> bool:
+    def escalate_overdue_review(self, now: datetime) -> bool:
         """Escalate an undecided review once its time is up; True when it just escalated."""
         review = self.state.review
         if review is None or review.escalated or now < review.due_at:
@@ -502,7 +502,7 @@ class LeadEngine:
         else:
             self.move_stage(now, trigger, Stage.DISQUALIFIED, "compliance.block")
         if self.routing_enabled:
-            self.handoff.after_review(decision.decision == "release", now, trigger)
+            self.handoff.route_held_request(decision.decision == "release", now, trigger)
         self.replan(now, trigger)
 
     # -- scores ----------------------------------------------------------------------------

@@ -4,10 +4,11 @@ accept, reject or SLA breach does. The workflow runs the activities these decisi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from models.events import EventType, LeadEvent
-from models.lead_state import LeadState, Stage
+from models.lead_state import Decision, LeadState, Stage
+from models.program import Program
 from models.routing import (
     COMMERCIAL_KINDS,
     HANDOFF_KINDS,
@@ -27,9 +28,6 @@ from models.routing import (
 from workflows import route_rules as rules
 from workflows import scoring
 from workflows.checks import prop
-
-if TYPE_CHECKING:
-    from workflows.engine import LeadEngine
 
 E = EventType
 ACTIVITY_KEPT = 20
@@ -80,12 +78,42 @@ def refusal(state: LeadState, action: TaskAction) -> str | None:
     return None
 
 
+class LeadCore(Protocol):
+    """What the desk needs from the lead engine: the state and program it decides on, the
+    decision log, and the stage and nurture moves that routing sets off."""
+
+    @property
+    def state(self) -> LeadState: ...
+
+    @property
+    def program(self) -> Program: ...
+
+    def decide(
+        self,
+        now: datetime,
+        trigger: str,
+        rule_id: str,
+        outcome: str,
+        inputs: dict[str, str] | None = None,
+    ) -> Decision: ...
+
+    def move_stage(self, now: datetime, trigger: str, target: Stage, rule_id: str) -> bool: ...
+
+    def replan(self, now: datetime, trigger: str) -> None: ...
+
+    def apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None: ...
+
+    def stop(self, now: datetime, trigger: str, rule_id: str, reason: str) -> None: ...
+
+    def lift(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None: ...
+
+
 class HandoffDesk:
     """The routing half of the lead engine; shares its state, program and decision log."""
 
-    def __init__(self, engine: LeadEngine) -> None:
+    def __init__(self, engine: LeadCore) -> None:
         self.engine = engine
-        self.updates: list[TaskUpdateInput] = []  # task status changes for the CRM tables
+        self._task_updates: list[TaskUpdateInput] = []  # status changes for the CRM tables
 
     @property
     def routing(self) -> Routing | None:
@@ -93,7 +121,9 @@ class HandoffDesk:
 
     # -- after each event ------------------------------------------------------------------
 
-    def observe(self, etype: EventType, event: LeadEvent, routed: dict[str, Any] | None) -> None:
+    def record_activity(
+        self, etype: EventType, event: LeadEvent, routed: dict[str, Any] | None
+    ) -> None:
         """Keep what a task will show: recent structured behaviour and case references."""
         state = self.engine.state
         if routed is not None and routed.get("case_ref"):
@@ -280,14 +310,14 @@ class HandoffDesk:
         for task in self.engine.state.tasks:
             if task.handoff and not task.accepted:
                 task.due_at, task.accepted = None, True
-                self.updates.append(
+                self._task_updates.append(
                     TaskUpdateInput(task_id=task.task_id, status="accepted", actor=etype.value)
                 )
                 self.engine.decide(now, trigger, "sla.met", f"task {task.task_id}: {etype.value}")
                 if self.engine.state.stage is Stage.HANDED_OFF:
                     self.engine.move_stage(now, trigger, Stage.SALES_ACCEPTED, "sla.met")
 
-    def after_review(self, released: bool, now: datetime, trigger: str) -> None:
+    def route_held_request(self, released: bool, now: datetime, trigger: str) -> None:
         """A request held for compliance review is routed once released (dropped if blocked)."""
         state = self.engine.state
         request, state.held_request = state.held_request, None
@@ -300,7 +330,9 @@ class HandoffDesk:
 
     # -- route orders -> CRM tasks -----------------------------------------------------------
 
-    def enriched(self, order: RouteOrder, result: EnrichFactsResult, now: datetime) -> None:
+    def record_enrichment(
+        self, order: RouteOrder, result: EnrichFactsResult, now: datetime
+    ) -> None:
         """Enrichment ran again: route to the territory queue, or else to the data steward."""
         state, routing = self.engine.state, self.routing
         assert routing is not None
@@ -369,7 +401,7 @@ class HandoffDesk:
             ),
         )
 
-    def task_created(
+    def record_task_created(
         self,
         order: RouteOrder,
         result: CrmTaskResult,
@@ -434,7 +466,7 @@ class HandoffDesk:
         due = [t.due_at for t in self.engine.state.tasks if t.due_at is not None]
         return min(due) if due else None
 
-    def breaches(self, now: datetime) -> list[tuple[OpenTask, RouteOrder]]:
+    def record_breaches(self, now: datetime) -> list[tuple[OpenTask, RouteOrder]]:
         """Tasks past their SLA, each with where it goes: the queue's escalation queue first,
         ops review after that."""
         routing, state = self.routing, self.engine.state
@@ -475,7 +507,7 @@ class HandoffDesk:
             found.append((task, order))
         return found
 
-    def escalated(
+    def record_escalation(
         self,
         old: OpenTask,
         order: RouteOrder,
@@ -484,7 +516,7 @@ class HandoffDesk:
     ) -> None:
         state = self.engine.state
         state.tasks = [t for t in state.tasks if t.task_id != old.task_id]
-        self.task_created(order, result, now, escalations=old.escalations + 1)
+        self.record_task_created(order, result, now, escalations=old.escalations + 1)
 
     # -- what the owning team does ---------------------------------------------------------
 
@@ -492,7 +524,26 @@ class HandoffDesk:
         return next((t for t in self.engine.state.tasks if t.task_id == task_id), None)
 
     def act(self, action: TaskAction, now: datetime) -> str:
-        """Apply accept, reject or close; returns the task's new status."""
+        """Apply accept, reject or close and queue the task's status change for the CRM;
+        returns the new status."""
+        status = self._act(action, now)
+        self._task_updates.append(
+            TaskUpdateInput(
+                task_id=action.task_id,
+                status=status,
+                actor=action.actor,
+                reason=action.reason.value if action.reason else action.outcome,
+                note=action.note,
+            )
+        )
+        return status
+
+    def take_task_updates(self) -> list[TaskUpdateInput]:
+        """The task status changes not yet written to the CRM tables (and forget them)."""
+        updates, self._task_updates = self._task_updates, []
+        return updates
+
+    def _act(self, action: TaskAction, now: datetime) -> str:
         task = self.task(action.task_id)
         assert task is not None
         trigger = f"update:act_on_task:{action.task_id}"

@@ -54,7 +54,6 @@ with workflow.unsafe.imports_passed_through():
         RouteOrder,
         TaskAction,
         TaskActionResult,
-        TaskUpdateInput,
         WebhookInput,
     )
     from models.search import LEAD_QUEUE, LEAD_SCORE, LEAD_STAGE, LEAD_TRACK
@@ -118,7 +117,7 @@ class LeadWorkflow:
             await self._drain_inbox(engine)
             now = workflow.now()
             engine.resume_if_due(now)
-            if engine.review_overdue(now):
+            if engine.escalate_overdue_review(now):
                 await self._record_review(escalated=True)
             if self._routing:
                 await self._escalate_breaches(engine)
@@ -244,15 +243,6 @@ class LeadWorkflow:
         if refusal:
             raise ApplicationError(refusal, type="TaskNotOpen")
         status = engine.handoff.act(action, workflow.now())
-        engine.handoff.updates.append(
-            TaskUpdateInput(
-                task_id=action.task_id,
-                status=status,
-                actor=action.actor,
-                reason=action.reason.value if action.reason else action.outcome,
-                note=action.note,
-            )
-        )
         await self._dispatch_routes(engine)
         return TaskActionResult(
             task_id=action.task_id, status=status, stage=self._state.stage, track=self._state.track
@@ -289,11 +279,11 @@ class LeadWorkflow:
                     ),
                     EnrichFactsResult,
                 )
-                desk.enriched(order, enriched, workflow.now())
+                desk.record_enrichment(order, enriched, workflow.now())
                 continue
             task = desk.task_input(order, workflow.now())
             result = await self._create_task(task)
-            desk.task_created(order, result, workflow.now())
+            desk.record_task_created(order, result, workflow.now())
         await self._flush_task_updates(engine)
 
     async def _create_task(self, task: CrmTaskInput) -> CrmTaskResult:
@@ -315,8 +305,7 @@ class LeadWorkflow:
         return result
 
     async def _flush_task_updates(self, engine: LeadEngine) -> None:
-        updates, engine.handoff.updates = engine.handoff.updates, []
-        for update in updates:
+        for update in engine.handoff.take_task_updates():
             await _call(
                 UPDATE_CRM_TASK,
                 update,
@@ -326,11 +315,13 @@ class LeadWorkflow:
         """An SLA breach moves the task to the escalation queue (ops review the second time)
         and tells the queue's manager; the activity does both."""
         async with self._dispatching:
-            breached: list[tuple[OpenTask, RouteOrder]] = engine.handoff.breaches(workflow.now())
+            breached: list[tuple[OpenTask, RouteOrder]] = engine.handoff.record_breaches(
+                workflow.now()
+            )
             for old, order in breached:
                 task = engine.handoff.task_input(order, workflow.now(), escalated_from=old)
                 result = await self._create_task(task)
-                engine.handoff.escalated(old, order, result, workflow.now())
+                engine.handoff.record_escalation(old, order, result, workflow.now())
             await self._flush_task_updates(engine)
 
     async def _ready(self) -> LeadEngine:
@@ -378,8 +369,7 @@ class LeadWorkflow:
         self._state.program_version = loaded.program.version
         self._state.program_fingerprint = loaded.fingerprint
         if self._engine is None:
-            self._engine = LeadEngine(self._state, loaded.program)
-            self._engine.routing_enabled = self._routing
+            self._engine = LeadEngine(self._state, loaded.program, routing_enabled=self._routing)
         else:
             self._engine.program = loaded.program
         if previous is not None and previous != loaded.program.version:
