@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.compliance_reviews import ReviewActivities
+    from activities.crm import CrmActivities
+    from activities.decisions import DecisionArchive
+    from activities.messaging import MessagingActivities
+    from activities.program_loader import ProgramActivities
     from models.events import LeadEvent
     from models.lead_state import (
-        ARCHIVE_DECISIONS,
-        CLOSE_REVIEW,
-        LOAD_PROGRAM,
-        OPEN_REVIEW,
         RECORD_EVENT,
-        SEND_TOUCH,
         ArchiveDecisionsInput,
-        ArchiveDecisionsResult,
         DecisionLog,
         EventOutcome,
         LeadState,
@@ -41,15 +41,10 @@ with workflow.unsafe.imports_passed_through():
         SendTouchInput,
         SendTouchResult,
     )
-    from models.program import ProgramInForce
     from models.routing import (
-        CREATE_CRM_TASK,
-        ENRICH_FACTS,
-        UPDATE_CRM_TASK,
         CrmTaskInput,
         CrmTaskResult,
         EnrichFactsInput,
-        EnrichFactsResult,
         OpenTask,
         RouteOrder,
         TaskAction,
@@ -78,14 +73,14 @@ RELOAD_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["Progr
 ROUTING_PATCH = "routing-and-handoff"  # histories recorded before routing replay without it
 
 
-async def _call(name: str, argument: Any, result_type: type[Any] | None = None) -> Any:
-    """An activity with the lead's usual timeout and retries (sends have their own)."""
-    return await workflow.execute_activity(
-        name,
-        argument,
-        result_type=result_type,
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        retry_policy=ACTIVITY_RETRY,
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
+
+
+async def _execute(activity: Callable[[Any, RequestT], ResultT], request: RequestT) -> ResultT:
+    """Run an activity method with the lead's usual timeout and retries (sends have their own)."""
+    return await workflow.execute_activity_method(
+        activity, request, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
     )
 
 
@@ -192,7 +187,9 @@ class LeadWorkflow:
         review = self._state.review
         assert review is not None
         engine.decide_review(decision, workflow.now())
-        result = await self._review_activity(CLOSE_REVIEW, review, decision)
+        result = await _execute(
+            ReviewActivities.close_review, self._review_record(review, decision)
+        )
         if self._routing:  # a request held back by the review goes on to its queue
             await self._dispatch_routes(engine)
         return result
@@ -209,24 +206,18 @@ class LeadWorkflow:
         if review is None or (review.recorded and not escalated):
             return
         review.recorded = True
-        await self._review_activity(OPEN_REVIEW, review, None)
+        await _execute(ReviewActivities.open_review, self._review_record(review, None))
 
-    async def _review_activity(
-        self, name: str, review: Review, decision: ReviewDecision | None
-    ) -> ReviewRecordResult:
-        return await _call(
-            name,
-            ReviewRecordInput(
-                lead_id=self._state.lead_id,
-                review_id=review.review_id,
-                reason=review.reason,
-                trigger=review.trigger,
-                opened_at=review.opened_at,
-                due_at=review.due_at,
-                escalated=review.escalated,
-                decision=decision,
-            ),
-            ReviewRecordResult,
+    def _review_record(self, review: Review, decision: ReviewDecision | None) -> ReviewRecordInput:
+        return ReviewRecordInput(
+            lead_id=self._state.lead_id,
+            review_id=review.review_id,
+            reason=review.reason,
+            trigger=review.trigger,
+            opened_at=review.opened_at,
+            due_at=review.due_at,
+            escalated=review.escalated,
+            decision=decision,
         )
 
     # -- routing and handoff ---------------------------------------------------------------
@@ -267,8 +258,8 @@ class LeadWorkflow:
             order = self._state.route_orders[0]
             if order.needs_enrichment:
                 facts = self._state.facts
-                enriched = await _call(
-                    ENRICH_FACTS,
+                enriched = await _execute(
+                    CrmActivities.enrich_facts,
                     EnrichFactsInput(
                         lead_id=self._state.lead_id,
                         country=facts.country,
@@ -277,7 +268,6 @@ class LeadWorkflow:
                         specialty=facts.specialty,
                         org_type=facts.org_type,
                     ),
-                    EnrichFactsResult,
                 )
                 desk.record_enrichment(order, enriched, workflow.now())
                 continue
@@ -287,11 +277,7 @@ class LeadWorkflow:
         await self._flush_task_updates(engine)
 
     async def _create_task(self, task: CrmTaskInput) -> CrmTaskResult:
-        result = await _call(
-            CREATE_CRM_TASK,
-            task,
-            CrmTaskResult,
-        )
+        result = await _execute(CrmActivities.create_crm_task, task)
         if result.webhook:
             # Its own workflow retries the delivery with backoff; the lead does not wait. Its
             # id is the task's, so a task is never delivered by two workflows.
@@ -306,10 +292,7 @@ class LeadWorkflow:
 
     async def _flush_task_updates(self, engine: LeadEngine) -> None:
         for update in engine.handoff.take_task_updates():
-            await _call(
-                UPDATE_CRM_TASK,
-                update,
-            )
+            await _execute(CrmActivities.update_crm_task, update)
 
     async def _escalate_breaches(self, engine: LeadEngine) -> None:
         """An SLA breach moves the task to the escalation queue (ops review the second time)
@@ -332,12 +315,11 @@ class LeadWorkflow:
     async def _load_program(self) -> LeadEngine:
         """Load the program in force; a new version applies from this decision on."""
         try:
-            loaded = await workflow.execute_activity(
-                LOAD_PROGRAM,
+            loaded = await workflow.execute_activity_method(
+                ProgramActivities.load_program,
                 LoadProgramInput(
                     have_fingerprint=self._state.program_fingerprint if self._engine else None
                 ),
-                result_type=ProgramInForce,
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 # A lead with no program yet waits for a readable one; a running lead keeps
                 # its last good program when an edit breaks the file.
@@ -418,10 +400,9 @@ class LeadWorkflow:
         if order is None:
             return
         try:
-            result = await workflow.execute_activity(
-                SEND_TOUCH,
+            result = await workflow.execute_activity_method(
+                MessagingActivities.send_touch,
                 self._send_input(order),
-                result_type=SendTouchResult,
                 start_to_close_timeout=SEND_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
                 retry_policy=SEND_RETRY,
@@ -485,14 +466,13 @@ class LeadWorkflow:
         state = self._state
         batch = list(state.decisions)
         for start in range(0, len(batch), ARCHIVE_CHUNK):  # keeps each payload small
-            await _call(
-                ARCHIVE_DECISIONS,
+            await _execute(
+                DecisionArchive.archive_decisions,
                 ArchiveDecisionsInput(
                     lead_id=state.lead_id,
                     chain=state.chain,
                     decisions=batch[start : start + ARCHIVE_CHUNK],
                 ),
-                ArchiveDecisionsResult,
             )
         assert self._engine is not None
         while len(self._inbox) > CARRY_LIMIT:  # keep the carried payload small

@@ -11,7 +11,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from models.routing import DELIVER_CRM_WEBHOOK, WebhookInput
+    from activities.crm import CrmActivities
+    from models.routing import WebhookInput
 
 WEBHOOK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -25,8 +26,8 @@ WEBHOOK_RETRY = RetryPolicy(
 class CrmWebhookWorkflow:
     @workflow.run
     async def run(self, request: WebhookInput) -> None:
-        await workflow.execute_activity(
-            DELIVER_CRM_WEBHOOK,
+        await workflow.execute_activity_method(
+            CrmActivities.deliver_crm_webhook,
             request,
             start_to_close_timeout=timedelta(seconds=30),
             schedule_to_close_timeout=timedelta(days=1),
