@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -51,10 +51,11 @@ with workflow.unsafe.imports_passed_through():
         TaskActionResult,
         WebhookInput,
     )
-    from models.search import LEAD_QUEUE, LEAD_SCORE, LEAD_STAGE, LEAD_TRACK
     from workflows.checks import rejection
     from workflows.engine import LeadEngine, TouchOrder
     from workflows.handoff import refusal as task_refusal
+    from workflows.search_values import LeadSearchValues
+    from workflows.wake_timer import WakeTimer
     from workflows.webhook import CrmWebhookWorkflow
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -62,7 +63,6 @@ ARCHIVE_CHUNK = 300
 INBOX_CHUNK = 200
 CARRY_LIMIT = 500  # queued events carried into the next run at most
 CHUNK_PAUSE = timedelta(milliseconds=1)
-SCORE_STEP = 10  # LeadScore is republished when the score moves this much
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 SEND_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 SEND_GIVE_UP_AFTER = timedelta(hours=6)
@@ -91,12 +91,11 @@ class LeadWorkflow:
         self._state = input.state or LeadState(lead_id=input.lead_id)
         self._engine: LeadEngine | None = None
         self._search_attributes = False
-        self._published: tuple[str, str, str, int] | None = None
+        self._published: LeadSearchValues | None = None
         # Signals queue here and the run loop applies them in chunks, handing control back to
         # the server between chunks, so a burst never makes one activation too long.
         self._inbox: list[LeadEvent] = list(input.pending)
-        self._timer: asyncio.Task[None] | None = None
-        self._timer_for: datetime | None = None
+        self._wake_timer = WakeTimer()
         self._routing = True
         self._dispatching = asyncio.Lock()  # one coroutine turns orders into tasks at a time
 
@@ -366,25 +365,15 @@ class LeadWorkflow:
         timer serves until that time moves, so a stream of events does not start and cancel
         a timer each."""
         wake_at = engine.wake_at()
-        if wake_at != self._timer_for:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer, self._timer_for = None, wake_at
-            if wake_at is not None:
-                delay = max(wake_at - workflow.now(), timedelta(0))
-                self._timer = asyncio.ensure_future(asyncio.sleep(delay.total_seconds()))
-        timer = self._timer
-        await workflow.wait_condition(
-            lambda: (
+        await self._wake_timer.sleep(
+            wake_at,
+            interrupted=lambda: (
                 bool(self._inbox)
-                or (timer is not None and timer.done())
                 or engine.wake_at() != wake_at
                 or self._search_attributes_stale()
                 or self._history_is_long()
-            )
+            ),
         )
-        if timer is not None and timer.done():
-            self._timer, self._timer_for = None, None
 
     async def _drain_inbox(self, engine: LeadEngine) -> None:
         """Apply queued events in order, INBOX_CHUNK per activation."""
@@ -425,34 +414,17 @@ class LeadWorkflow:
             program_version=self._state.program_version or "",
         )
 
-    def _search_values(self) -> tuple[str, str, str, int]:
-        state = self._state
-        score = state.score.fit + int(state.score.engagement)
-        return (state.stage.value, state.track or "", state.owner_queue or "", score)
-
     def _search_attributes_stale(self) -> bool:
-        """Stage, track or queue changed, or the score moved by SCORE_STEP or more."""
         if not self._search_attributes:
             return False
-        if self._published is None:
-            return True
-        values = self._search_values()
-        return (
-            values[:3] != self._published[:3] or abs(values[3] - self._published[3]) >= SCORE_STEP
-        )
+        current = LeadSearchValues.of(self._state)
+        return self._published is None or current.differs_enough_from(self._published)
 
     def _publish_search_attributes(self) -> None:
         if not self._search_attributes_stale():
             return
-        values = self._published = self._search_values()
-        workflow.upsert_search_attributes(
-            [
-                LEAD_STAGE.value_set(values[0]),
-                LEAD_TRACK.value_set(values[1]),
-                LEAD_QUEUE.value_set(values[2]),
-                LEAD_SCORE.value_set(values[3]),
-            ]
-        )
+        self._published = LeadSearchValues.of(self._state)
+        workflow.upsert_search_attributes(self._published.updates())
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
