@@ -88,6 +88,23 @@ class LeadEngine:
             + [t for asset in program.assets for t in asset.topics]
         )
 
+    # -- the program -----------------------------------------------------------------------
+
+    def adopt_program(self, program: Program, fingerprint: str, now: datetime) -> None:
+        """Decide by `program` from now on; a new version is logged and replans the cadence."""
+        previous = self.state.program_version
+        self.program = program
+        self.state.program_version = program.version
+        self.state.program_fingerprint = fingerprint
+        if previous is not None and previous != program.version:
+            update = f"program {previous} -> {program.version}"
+            self.decide(now, "timer:touch", "program.updated", update)
+            self.replan(now, "program.updated")
+
+    def keep_last_good_program(self, now: datetime, reason: str) -> None:
+        """Log that a new program was refused and the one in force stays."""
+        self.decide(now, "timer:touch", "program.rejected", f"kept the last good program: {reason}")
+
     # -- the decision log ------------------------------------------------------------------
 
     def decide(

@@ -45,8 +45,7 @@ with workflow.unsafe.imports_passed_through():
         CrmTaskInput,
         CrmTaskResult,
         EnrichFactsInput,
-        OpenTask,
-        RouteOrder,
+        EnrichFactsResult,
         TaskAction,
         TaskActionResult,
         WebhookInput,
@@ -108,16 +107,8 @@ class LeadWorkflow:
         engine = await self._load_program()
         while not self._history_is_long():
             await self._sleep_until_due(engine)
-            await self._drain_inbox(engine)
-            now = workflow.now()
-            engine.resume_if_due(now)
-            if engine.escalate_overdue_review(now):
-                await self._record_review(escalated=True)
-            if self._routing:
-                await self._escalate_breaches(engine)
-            if self._state.next_touch_at is not None and self._state.next_touch_at <= now:
-                engine = await self._load_program()
-                await self._touch(engine)
+            await self._drain_inbox()
+            await self._do_what_is_due(engine)
             self._publish_search_attributes()
         await self._continue_as_new()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -152,33 +143,6 @@ class LeadWorkflow:
         engine = await self._ready()
         engine.resume(request, workflow.now())
 
-    @workflow.query
-    def state(self) -> LeadState:
-        return self._state
-
-    @workflow.query
-    def decisions(self) -> DecisionLog:
-        """Decisions of this run; earlier runs' decisions are archived in the database."""
-        return DecisionLog(
-            lead_id=self._state.lead_id, decisions=self._state.decisions, chain=self._state.chain
-        )
-
-    # -- steps -----------------------------------------------------------------------------
-
-    async def _apply(self, event: LeadEvent) -> EventOutcome:
-        engine = await self._ready()
-        try:
-            outcome = engine.apply_event(event, workflow.now())
-        except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
-            outcome = engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
-            if self._routing:  # what it routed before it failed still gets its task
-                await self._dispatch_routes(engine)
-            return outcome
-        await self._record_review()
-        if self._routing:
-            await self._dispatch_routes(engine)
-        return outcome
-
     @workflow.update
     async def decide_review(self, decision: ReviewDecision) -> ReviewRecordResult:
         """A compliance reviewer releases or blocks the held lead."""
@@ -198,28 +162,6 @@ class LeadWorkflow:
         review = self._state.review
         if review is None or review.review_id != decision.review_id:
             raise ValueError(f"review {decision.review_id} is not open for this lead")
-
-    async def _record_review(self, escalated: bool = False) -> None:
-        """Write the open review item for reviewers (once, and again when it escalates)."""
-        review = self._state.review
-        if review is None or (review.recorded and not escalated):
-            return
-        review.recorded = True
-        await _execute(ReviewActivities.open_review, self._review_record(review, None))
-
-    def _review_record(self, review: Review, decision: ReviewDecision | None) -> ReviewRecordInput:
-        return ReviewRecordInput(
-            lead_id=self._state.lead_id,
-            review_id=review.review_id,
-            reason=review.reason,
-            trigger=review.trigger,
-            opened_at=review.opened_at,
-            due_at=review.due_at,
-            escalated=review.escalated,
-            decision=decision,
-        )
-
-    # -- routing and handoff ---------------------------------------------------------------
 
     @workflow.update
     async def act_on_task(self, action: TaskAction) -> TaskActionResult:
@@ -245,66 +187,18 @@ class LeadWorkflow:
         if refused and not landing:
             raise ValueError(refused)
 
-    async def _dispatch_routes(self, engine: LeadEngine) -> None:
-        """Turn routing decisions into CRM tasks (enriching first where a territory is
-        missing), then write task status changes."""
-        async with self._dispatching:
-            await self._dispatch_locked(engine)
+    @workflow.query
+    def state(self) -> LeadState:
+        return self._state
 
-    async def _dispatch_locked(self, engine: LeadEngine) -> None:
-        desk = engine.handoff
-        while self._state.route_orders:
-            order = self._state.route_orders[0]
-            if order.needs_enrichment:
-                facts = self._state.facts
-                enriched = await _execute(
-                    CrmActivities.enrich_facts,
-                    EnrichFactsInput(
-                        lead_id=self._state.lead_id,
-                        country=facts.country,
-                        postal_code=facts.postal_code,
-                        role=facts.role,
-                        specialty=facts.specialty,
-                        org_type=facts.org_type,
-                    ),
-                )
-                desk.record_enrichment(order, enriched, workflow.now())
-                continue
-            task = desk.task_input(order, workflow.now())
-            result = await self._create_task(task)
-            desk.record_task_created(order, result, workflow.now())
-        await self._flush_task_updates(engine)
+    @workflow.query
+    def decisions(self) -> DecisionLog:
+        """Decisions of this run; earlier runs' decisions are archived in the database."""
+        return DecisionLog(
+            lead_id=self._state.lead_id, decisions=self._state.decisions, chain=self._state.chain
+        )
 
-    async def _create_task(self, task: CrmTaskInput) -> CrmTaskResult:
-        result = await _execute(CrmActivities.create_crm_task, task)
-        if result.webhook:
-            # Its own workflow retries the delivery with backoff; the lead does not wait. Its
-            # id is the task's, so a task is never delivered by two workflows.
-            with contextlib.suppress(WorkflowAlreadyStartedError):  # already delivering it
-                await workflow.start_child_workflow(
-                    CrmWebhookWorkflow.run,
-                    WebhookInput(task_id=task.task_id),
-                    id=f"crm-webhook-{task.task_id}",
-                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                )
-        return result
-
-    async def _flush_task_updates(self, engine: LeadEngine) -> None:
-        for update in engine.handoff.take_task_updates():
-            await _execute(CrmActivities.update_crm_task, update)
-
-    async def _escalate_breaches(self, engine: LeadEngine) -> None:
-        """An SLA breach moves the task to the escalation queue (ops review the second time)
-        and tells the queue's manager; the activity does both."""
-        async with self._dispatching:
-            breached: list[tuple[OpenTask, RouteOrder]] = engine.handoff.record_breaches(
-                workflow.now()
-            )
-            for old, order in breached:
-                task = engine.handoff.task_input(order, workflow.now(), escalated_from=old)
-                result = await self._create_task(task)
-                engine.handoff.record_escalation(old, order, result, workflow.now())
-            await self._flush_task_updates(engine)
+    # -- the run loop's steps --------------------------------------------------------------
 
     async def _ready(self) -> LeadEngine:
         await workflow.wait_condition(lambda: self._engine is not None)
@@ -327,43 +221,22 @@ class LeadWorkflow:
         except ActivityError as err:
             if self._engine is None:
                 raise
-            cause = str(err.cause) if err.cause else str(err)
-            self._engine.decide(
-                workflow.now(),
-                "timer:touch",
-                "program.rejected",
-                f"kept the last good program: {cause}",
-            )
+            self._engine.keep_last_good_program(workflow.now(), str(err.cause or err))
             return self._engine
         self._search_attributes = loaded.search_attributes
         if loaded.rejected and self._engine is not None:
-            self._engine.decide(
-                workflow.now(),
-                "timer:touch",
-                "program.rejected",
-                f"kept the last good program: {loaded.rejected}",
-            )
-        if loaded.program is None:  # unchanged
-            assert self._engine is not None
-            return self._engine
-        previous = self._state.program_version
-        self._state.program_version = loaded.program.version
-        self._state.program_fingerprint = loaded.fingerprint
-        if self._engine is None:
-            self._engine = LeadEngine(self._state, loaded.program, routing_enabled=self._routing)
-        else:
-            self._engine.program = loaded.program
-        if previous is not None and previous != loaded.program.version:
-            now = workflow.now()
-            update = f"program {previous} -> {loaded.program.version}"
-            self._engine.decide(now, "timer:touch", "program.updated", update)
-            self._engine.replan(now, "program.updated")
+            self._engine.keep_last_good_program(workflow.now(), loaded.rejected)
+        if loaded.program is not None:  # None: unchanged
+            if self._engine is None:
+                self._engine = LeadEngine(
+                    self._state, loaded.program, routing_enabled=self._routing
+                )
+            self._engine.adopt_program(loaded.program, loaded.fingerprint, workflow.now())
+        assert self._engine is not None
         return self._engine
 
     async def _sleep_until_due(self, engine: LeadEngine) -> None:
-        """Sleep until events arrive or the next touch, pause end or review deadline. One
-        timer serves until that time moves, so a stream of events does not start and cancel
-        a timer each."""
+        """Sleep until events arrive or the next touch, pause end, review or SLA deadline."""
         wake_at = engine.wake_at()
         await self._wake_timer.sleep(
             wake_at,
@@ -375,23 +248,145 @@ class LeadWorkflow:
             ),
         )
 
-    async def _drain_inbox(self, engine: LeadEngine) -> None:
+    async def _drain_inbox(self) -> None:
         """Apply queued events in order, INBOX_CHUNK per activation."""
         while self._inbox:
-            chunk, self._inbox = self._inbox[:INBOX_CHUNK], self._inbox[INBOX_CHUNK:]
-            for event in chunk:
-                await self._apply(event)
+            await self._apply_next_chunk()
             if self._inbox:
                 await workflow.sleep(CHUNK_PAUSE)  # ends this activation: the rest comes next
+
+    async def _apply_next_chunk(self) -> None:
+        chunk, self._inbox = self._inbox[:INBOX_CHUNK], self._inbox[INBOX_CHUNK:]
+        for event in chunk:
+            await self._apply(event)
+
+    async def _apply(self, event: LeadEvent) -> EventOutcome:
+        engine = await self._ready()
+        try:
+            outcome = engine.apply_event(event, workflow.now())
+        except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
+            outcome = engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
+            if self._routing:  # what it routed before it failed still gets its task
+                await self._dispatch_routes(engine)
+            return outcome
+        await self._record_review()
+        if self._routing:
+            await self._dispatch_routes(engine)
+        return outcome
+
+    async def _do_what_is_due(self, engine: LeadEngine) -> None:
+        """A pause that ends, a review that is late, tasks past their SLA, a touch."""
+        now = workflow.now()
+        engine.resume_if_due(now)
+        if engine.escalate_overdue_review(now):
+            await self._record_review(escalated=True)
+        if self._routing:
+            await self._escalate_breaches(engine)
+        if self._state.next_touch_at is not None and self._state.next_touch_at <= now:
+            await self._touch(await self._load_program())
+
+    # -- compliance review -----------------------------------------------------------------
+
+    async def _record_review(self, escalated: bool = False) -> None:
+        """Write the open review item for reviewers (once, and again when it escalates)."""
+        review = self._state.review
+        if review is None or (review.recorded and not escalated):
+            return
+        review.recorded = True
+        await _execute(ReviewActivities.open_review, self._review_record(review, None))
+
+    def _review_record(self, review: Review, decision: ReviewDecision | None) -> ReviewRecordInput:
+        return ReviewRecordInput(
+            lead_id=self._state.lead_id,
+            review_id=review.review_id,
+            reason=review.reason,
+            trigger=review.trigger,
+            opened_at=review.opened_at,
+            due_at=review.due_at,
+            escalated=review.escalated,
+            decision=decision,
+        )
+
+    # -- routing and handoff ---------------------------------------------------------------
+
+    async def _dispatch_routes(self, engine: LeadEngine) -> None:
+        """Turn routing decisions into CRM tasks (enriching first where a territory is
+        missing), then write task status changes."""
+        async with self._dispatching:
+            desk = engine.handoff
+            while self._state.route_orders:
+                order = self._state.route_orders[0]
+                if order.needs_enrichment:
+                    enriched = await self._enrich()
+                    desk.record_enrichment(order, enriched, workflow.now())
+                    continue
+                result = await self._create_task(desk.task_input(order, workflow.now()))
+                desk.record_task_created(order, result, workflow.now())
+            await self._write_task_updates(engine)
+
+    async def _enrich(self) -> EnrichFactsResult:
+        facts = self._state.facts
+        return await _execute(
+            CrmActivities.enrich_facts,
+            EnrichFactsInput(
+                lead_id=self._state.lead_id,
+                country=facts.country,
+                postal_code=facts.postal_code,
+                role=facts.role,
+                specialty=facts.specialty,
+                org_type=facts.org_type,
+            ),
+        )
+
+    async def _create_task(self, task: CrmTaskInput) -> CrmTaskResult:
+        result = await _execute(CrmActivities.create_crm_task, task)
+        if result.webhook:
+            # Its own workflow retries the delivery with backoff; the lead does not wait. Its
+            # id is the task's, so a task is never delivered by two workflows.
+            with contextlib.suppress(WorkflowAlreadyStartedError):  # already delivering it
+                await workflow.start_child_workflow(
+                    CrmWebhookWorkflow.run,
+                    WebhookInput(task_id=task.task_id),
+                    id=f"crm-webhook-{task.task_id}",
+                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                )
+        return result
+
+    async def _write_task_updates(self, engine: LeadEngine) -> None:
+        for update in engine.handoff.take_task_updates():
+            await _execute(CrmActivities.update_crm_task, update)
+
+    async def _escalate_breaches(self, engine: LeadEngine) -> None:
+        """An SLA breach moves the task to the escalation queue (ops review the second time)
+        and tells the queue's manager; the activity does both."""
+        async with self._dispatching:
+            desk = engine.handoff
+            for old, order in desk.record_breaches(workflow.now()):
+                task = desk.task_input(order, workflow.now(), escalated_from=old)
+                result = await self._create_task(task)
+                desk.record_escalation(old, order, result, workflow.now())
+            await self._write_task_updates(engine)
+
+    # -- touches ---------------------------------------------------------------------------
 
     async def _touch(self, engine: LeadEngine) -> None:
         order = engine.begin_touch(workflow.now())
         if order is None:
             return
+        result = await self._send(order)
+        engine.finish_touch(order, result, workflow.now())
+
+    async def _send(self, order: TouchOrder) -> SendTouchResult:
         try:
-            result = await workflow.execute_activity_method(
+            return await workflow.execute_activity_method(
                 MessagingActivities.send_touch,
-                self._send_input(order),
+                SendTouchInput(
+                    lead_id=self._state.lead_id,
+                    touch_id=order.touch_id,
+                    asset_id=order.asset_id,
+                    trigger=f"timer:touch track={order.track}",
+                    program_version=self._state.program_version or "",
+                ),
                 start_to_close_timeout=SEND_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
                 retry_policy=SEND_RETRY,
@@ -400,19 +395,11 @@ class LeadWorkflow:
             # Refused for good, or the mail server unreachable for too long: this touch is not
             # sent, the lead carries on (and can continue as new) rather than retry forever.
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
-            result = SendTouchResult(
+            return SendTouchResult(
                 status="blocked", asset_id=order.asset_id, reason=f"send failed: {cause}"
             )
-        engine.finish_touch(order, result, workflow.now())
 
-    def _send_input(self, order: TouchOrder) -> SendTouchInput:
-        return SendTouchInput(
-            lead_id=self._state.lead_id,
-            touch_id=order.touch_id,
-            asset_id=order.asset_id,
-            trigger=f"timer:touch track={order.track}",
-            program_version=self._state.program_version or "",
-        )
+    # -- search attributes -----------------------------------------------------------------
 
     def _search_attributes_stale(self) -> bool:
         if not self._search_attributes:
@@ -426,6 +413,8 @@ class LeadWorkflow:
         self._published = LeadSearchValues.of(self._state)
         workflow.upsert_search_attributes(self._published.updates())
 
+    # -- long life -------------------------------------------------------------------------
+
     def _history_is_long(self) -> bool:
         info = workflow.info()
         limit = self._engine.program.long_life.max_history_events if self._engine else 1_500
@@ -435,9 +424,23 @@ class LeadWorkflow:
         """Archive this run's decisions and carry the state, and the events still queued, to
         a new run (so a burst does not keep one run growing)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
+        archived = await self._archive_decisions()
+        while len(self._inbox) > CARRY_LIMIT:  # keep the carried payload small
+            await self._apply_next_chunk()
+            await workflow.sleep(CHUNK_PAUSE)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        state = self._state
+        carried = state.model_copy(update={"runs": state.runs + 1})
+        carried.decisions = [d for d in state.decisions if d.seq not in archived]
+        workflow.continue_as_new(
+            LeadWorkflowInput(lead_id=state.lead_id, state=carried, pending=self._inbox)
+        )
+
+    async def _archive_decisions(self) -> set[int]:
+        """Write this run's decisions to the database, ARCHIVE_CHUNK per payload; their seqs."""
         state = self._state
         batch = list(state.decisions)
-        for start in range(0, len(batch), ARCHIVE_CHUNK):  # keeps each payload small
+        for start in range(0, len(batch), ARCHIVE_CHUNK):
             await _execute(
                 DecisionArchive.archive_decisions,
                 ArchiveDecisionsInput(
@@ -446,16 +449,4 @@ class LeadWorkflow:
                     decisions=batch[start : start + ARCHIVE_CHUNK],
                 ),
             )
-        assert self._engine is not None
-        while len(self._inbox) > CARRY_LIMIT:  # keep the carried payload small
-            chunk, self._inbox = self._inbox[:INBOX_CHUNK], self._inbox[INBOX_CHUNK:]
-            for event in chunk:
-                await self._apply(event)
-            await workflow.sleep(CHUNK_PAUSE)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        carried = state.model_copy(update={"runs": state.runs + 1})
-        archived = {d.seq for d in batch}
-        carried.decisions = [d for d in state.decisions if d.seq not in archived]
-        workflow.continue_as_new(
-            LeadWorkflowInput(lead_id=state.lead_id, state=carried, pending=self._inbox)
-        )
+        return {d.seq for d in batch}
