@@ -144,7 +144,7 @@ class CrmActivities:
         program: Program | None,
         due_at: datetime | None,
     ) -> dict[str, Any]:
-        """What the team needs (DOMAIN 26): identifiers, why, content consumed with versions,
+        """What the team needs: identifiers, why, content consumed with versions,
         consent per channel, sample eligibility, case references only, next action, SLA."""
         lead = session.get(Lead, request.lead_id)
         shown = {i.asset_id for i in request.recent_activity if i.asset_id}

@@ -1,5 +1,5 @@
 """Sending approved content by email: every rule re-checked at the moment of sending, at most
-one email per touch, each send recorded in the outbox (DOMAIN 6-10, 13, 14, 21)."""
+one email per touch, each send recorded in the outbox."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def salutation(lead: Lead) -> str:
 
 
 def hcp_verified(lead: Lead) -> bool:
-    """HCP status from verified data only (DOMAIN 21): a valid US NPI or a CRM record."""
+    """HCP status from verified data only: a valid US NPI or a CRM record."""
     return bool((lead.npi and npi_is_valid(lead.npi) and lead.country == "US") or lead.crm_id)
 
 

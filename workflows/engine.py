@@ -180,7 +180,7 @@ class LeadEngine:
         screening = prop(event, "screening")
         routed = screening if isinstance(screening, dict) and screening.get("route") else None
         if routed is not None:
-            # Screened at intake: the report went to a case; here only its reference (DOMAIN 4).
+            # Screened at intake: the report went to its case; the lead keeps the reference only.
             self.decide(
                 now,
                 trigger,
@@ -189,7 +189,7 @@ class LeadEngine:
                 {"flags": ",".join(str(f) for f in routed.get("flags") or [])},
             )
         elif etype in MEDICAL:
-            # DOMAIN 4: no commercial score, no stage move, and the text stays out of the log.
+            # For medical information: no commercial score, no stage move, no text in the log.
             self.decide(now, trigger, "medical.question", "for medical information; not scored")
         self._check_holds(etype, event, routed, now, trigger)
         if routed is None and etype not in MEDICAL:
@@ -197,7 +197,7 @@ class LeadEngine:
             self._apply_intent(etype, now, trigger)
             self._apply_track(event, now, trigger)
         elif routed is not None and etype in HIGH_INTENT and self.routing_enabled:
-            # DOMAIN precedence: the report went to its case; the request itself (a structured
+            # Drug safety comes first and has the report; the request itself (a structured
             # type, no text) still reaches the commercial side. It is not scored.
             self._apply_intent(etype, now, trigger)
         self.rescore(now, trigger, promote=etype not in MEDICAL and routed is None)
@@ -245,7 +245,7 @@ class LeadEngine:
     def _apply_stops(self, etype: EventType, event: LeadEvent, now: datetime, trigger: str) -> None:
         channel, purpose = _key(prop(event, "channel")), _key(prop(event, "purpose"))
         # An unsubscribe always ends promotional email; a withdrawal does unless it names
-        # only another channel or another purpose (DOMAIN 14: when in doubt, stop).
+        # only another channel or another purpose (when in doubt, stop).
         opts_out = etype is E.UNSUBSCRIBED or (
             etype is E.CONSENT_WITHDRAWN
             and channel in EMAIL_CHANNELS | {"unknown"}
@@ -340,7 +340,7 @@ class LeadEngine:
             )
         points = scoring.event_points(etype.value, topics, program.scoring)
         if state.marketing_objection:
-            # DOMAIN 17: after an objection to direct marketing nothing more is profiled.
+            # After an objection to direct marketing nothing more is profiled.
             if points:
                 self.decide(
                     now, trigger, "score.objection", "not scored: objection to direct marketing"
@@ -389,7 +389,7 @@ class LeadEngine:
         if etype not in HIGH_INTENT:
             return
         if etype is E.SAMPLE_REQUESTED and self.routing_enabled and self.program.routing:
-            # DOMAIN 22: a sample request goes to verification and fulfilment, not to sales.
+            # A sample request goes to licence verification and fulfilment, not to sales.
             self.decide(now, trigger, "intent.sample", "sample request: routed, not an MQL")
             return
         blocked = scoring.disqualifiers(self.state.facts, self.program.scoring)

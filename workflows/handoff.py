@@ -129,7 +129,7 @@ class HandoffDesk:
         if routed is not None and routed.get("case_ref"):
             state.case_refs = [*state.case_refs, str(routed["case_ref"])][-CASE_REFS_KEPT:]
         if etype not in SHOWN or routed is not None or state.marketing_objection:
-            return  # DOMAIN 17: after an objection, no more profiling
+            return  # after an objection to direct marketing, no more profiling
         asset_id = prop(event, "asset_id")
         asset = self.engine.program.asset(str(asset_id)) if asset_id else None
         title = asset.title if asset else prop(event, "title")
@@ -162,8 +162,8 @@ class HandoffDesk:
         ctx = self._context(etype.value, properties, routed)
         self._route(ctx, now, trigger, etype.value)
         if routed is not None and etype in REQUESTS:
-            # One event may open a safety case and a commercial task (DOMAIN precedence): the
-            # request is routed as well, as if it had no text; its task shows the case reference.
+            # One event may open a safety case (first) and a commercial task: the request is
+            # routed as well, as if it had no text; its task shows the case reference.
             self._route(self._context(etype.value, properties, None), now, trigger, etype.value)
 
     def _context(
@@ -618,7 +618,8 @@ class HandoffDesk:
         self._nurture_follows_tasks(now, trigger)
 
     def _recycle(self, reason: str, now: datetime, trigger: str) -> None:
-        """DOMAIN 23: back to nurture on the reason's track; counted; fresh behaviour only."""
+        """Back to nurture on the reason's track; each reason is counted, and only behaviour
+        after the recycle makes an MQL again."""
         engine, state, routing = self.engine, self.engine.state, self.routing
         assert routing is not None
         state.reject_counts[reason] = state.reject_counts.get(reason, 0) + 1

@@ -30,7 +30,7 @@ class SafetyCaseWorkflow:
         try:
             await workflow.wait_condition(forwarding.done, timeout=time_left)
         except TimeoutError:
-            # Late: tell the escalation mailbox now, and keep trying to forward (DOMAIN 2).
+            # Late: tell the escalation mailbox now, and keep trying to forward (never dropped).
             await workflow.execute_activity_method(
                 SafetyActivities.escalate_case,
                 request,
