@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from models.events import EventType, LeadEvent, LeadFacts
 from models.lead_state import (
@@ -171,28 +172,24 @@ class LeadEngine:
                 now, trigger, "event.rejected", f"rejected: {problem}", {"type": event.type}
             )
             return self._finish(outcome, "rejected", problem)
+        self._apply_valid(event, now, trigger)
+        return self._finish(outcome, "accepted")
+
+    def _apply_valid(self, event: LeadEvent, now: datetime, trigger: str) -> None:
+        """A well-formed, new event: stops, holds, scores, track, routes and the next touch."""
         self._merge_facts(event.lead)
         etype = E(event.type)
         self.decide(
             now, trigger, "event.recorded", f"recorded {etype.value}", {"type": etype.value}
         )
         self._apply_stops(etype, event, now, trigger)
-        screening = prop(event, "screening")
-        routed = screening if isinstance(screening, dict) and screening.get("route") else None
-        if routed is not None:
-            # Screened at intake: the report went to its case; the lead keeps the reference only.
-            self.decide(
-                now,
-                trigger,
-                "screening.routed",
-                f"case {routed.get('case_ref')} routed to {routed.get('route')}; not scored",
-                {"flags": ",".join(str(f) for f in routed.get("flags") or [])},
-            )
-        elif etype in MEDICAL:
+        routed = self._screened_route(event, now, trigger)
+        if routed is None and etype in MEDICAL:
             # For medical information: no commercial score, no stage move, no text in the log.
             self.decide(now, trigger, "medical.question", "for medical information; not scored")
         self._check_holds(etype, event, routed, now, trigger)
-        if routed is None and etype not in MEDICAL:
+        commercial = routed is None and etype not in MEDICAL
+        if commercial:
             self._apply_engagement(etype, event, now, trigger)
             self._apply_intent(etype, now, trigger)
             self._apply_track(event, now, trigger)
@@ -200,12 +197,28 @@ class LeadEngine:
             # Drug safety comes first and has the report; the request itself (a structured
             # type, no text) still reaches the commercial side. It is not scored.
             self._apply_intent(etype, now, trigger)
-        self.rescore(now, trigger, promote=etype not in MEDICAL and routed is None)
+        self.rescore(now, trigger, promote=commercial)
         if self.routing_enabled:
             self.handoff.record_activity(etype, event, routed)
             self.handoff.route_event(etype, event, routed, now, trigger)
         self.replan(now, trigger)
-        return self._finish(outcome, "accepted")
+
+    def _screened_route(
+        self, event: LeadEvent, now: datetime, trigger: str
+    ) -> dict[str, Any] | None:
+        """Where intake's screening sent the event's text (None: nowhere), logged."""
+        screening = prop(event, "screening")
+        if not (isinstance(screening, dict) and screening.get("route")):
+            return None
+        # Screened at intake: the report went to its case; the lead keeps the reference only.
+        self.decide(
+            now,
+            trigger,
+            "screening.routed",
+            f"case {screening.get('case_ref')} routed to {screening.get('route')}; not scored",
+            {"flags": ",".join(str(f) for f in screening.get("flags") or [])},
+        )
+        return screening
 
     def reject(self, event: LeadEvent, now: datetime, reason: str) -> EventOutcome:
         """Record an event that could not be applied (the lead carries on)."""
@@ -243,6 +256,22 @@ class LeadEngine:
             self.state.facts = current.model_copy(update=changes)
 
     def _apply_stops(self, etype: EventType, event: LeadEvent, now: datetime, trigger: str) -> None:
+        self._apply_consent(etype, event, now, trigger)
+        for rule in self.program.stop_rules:
+            if etype not in rule.events:
+                continue
+            if rule.stops:
+                self._stop(now, trigger, rule.id, rule.reason, rule.stage)
+            elif rule.stage:
+                self.move_stage(now, trigger, rule.stage, rule.id)
+            if rule.clears:
+                self._restart(now, trigger, rule.clears, rule.reason)
+
+    def _apply_consent(
+        self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
+    ) -> None:
+        """Opt-outs, complaints and hard bounces stop promotional email; fresh consent lifts
+        an opt-out it postdates."""
         channel, purpose = _key(prop(event, "channel")), _key(prop(event, "purpose"))
         # An unsubscribe always ends promotional email; a withdrawal does unless it names
         # only another channel or another purpose (when in doubt, stop).
@@ -264,26 +293,20 @@ class LeadEngine:
             and channel in EMAIL_CHANNELS
             and purpose in PROMOTIONAL_PURPOSES
         ):
-            self.state.consent_seen = True
-            stop = self.state.stops.get(OPT_OUT)
-            if stop is not None and event.occurred_at <= stop.since:
-                self.decide(
-                    now,
-                    trigger,
-                    "restart.ignored",
-                    "consent granted before the opt-out: the opt-out stands",
-                )
-            else:
-                self._restart(now, trigger, [OPT_OUT], "consent granted")
-        for rule in self.program.stop_rules:
-            if etype not in rule.events:
-                continue
-            if rule.stops:
-                self._stop(now, trigger, rule.id, rule.reason, rule.stage)
-            elif rule.stage:
-                self.move_stage(now, trigger, rule.stage, rule.id)
-            if rule.clears:
-                self._restart(now, trigger, rule.clears, rule.reason)
+            self._consent_granted(event, now, trigger)
+
+    def _consent_granted(self, event: LeadEvent, now: datetime, trigger: str) -> None:
+        self.state.consent_seen = True
+        stop = self.state.stops.get(OPT_OUT)
+        if stop is not None and event.occurred_at <= stop.since:
+            self.decide(
+                now,
+                trigger,
+                "restart.ignored",
+                "consent granted before the opt-out: the opt-out stands",
+            )
+        else:
+            self._restart(now, trigger, [OPT_OUT], "consent granted")
 
     def _stop(
         self, now: datetime, trigger: str, rule_id: str, reason: str, stage: Stage | None
@@ -332,12 +355,7 @@ class LeadEngine:
         state, program = self.state, self.program
         topics = [t for t in (prop(event, "topics") or []) if t in self._known_topics]
         when = min(event.occurred_at, now)  # an event's time is when it happened, not arrived
-        rest = program.cadence.rest_after.get(etype)
-        if rest is not None:
-            state.rest_until = max(filter(None, [state.rest_until, when + rest]))
-            self.decide(
-                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
-            )
+        self._rest_after(etype, when, now, trigger)
         points = scoring.event_points(etype.value, topics, program.scoring)
         if state.marketing_objection:
             # After an objection to direct marketing nothing more is profiled.
@@ -346,16 +364,7 @@ class LeadEngine:
                     now, trigger, "score.objection", "not scored: objection to direct marketing"
                 )
             return
-        for topic in topics:
-            if topic not in state.topics_seen:
-                state.topics_seen.append(topic)
-        asset_id = prop(event, "asset_id")
-        if (
-            etype is E.CONTENT_DOWNLOADED
-            and program.asset(str(asset_id)) is not None
-            and asset_id not in state.consumed_assets
-        ):
-            state.consumed_assets.append(str(asset_id))
+        self._remember_interest(etype, event, topics)
         if not points:
             return
         state.sends_since_engagement = 0
@@ -370,16 +379,45 @@ class LeadEngine:
             program.scoring.half_life,
         )
         if etype is E.EMAIL_CLICKED:
-            state.last_click_at = now
-            soon = now + program.cadence.after_click
-            if state.planned_touch_at is None or soon < state.planned_touch_at:
-                state.planned_touch_at = soon
-                self.decide(
-                    now,
-                    trigger,
-                    "cadence.click",
-                    f"next touch brought forward to {soon.isoformat()}",
-                )
+            self._clicked(now, trigger)
+
+    def _rest_after(self, etype: EventType, when: datetime, now: datetime, trigger: str) -> None:
+        """Some events (e.g. a meeting) hold touches back for a rest period."""
+        state = self.state
+        rest = self.program.cadence.rest_after.get(etype)
+        if rest is not None:
+            state.rest_until = max(filter(None, [state.rest_until, when + rest]))
+            self.decide(
+                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
+            )
+
+    def _remember_interest(self, etype: EventType, event: LeadEvent, topics: list[str]) -> None:
+        """The topics a lead showed interest in, and the program's assets it downloaded."""
+        state = self.state
+        for topic in topics:
+            if topic not in state.topics_seen:
+                state.topics_seen.append(topic)
+        asset_id = prop(event, "asset_id")
+        if (
+            etype is E.CONTENT_DOWNLOADED
+            and self.program.asset(str(asset_id)) is not None
+            and asset_id not in state.consumed_assets
+        ):
+            state.consumed_assets.append(str(asset_id))
+
+    def _clicked(self, now: datetime, trigger: str) -> None:
+        """A click brings the next touch forward."""
+        state = self.state
+        state.last_click_at = now
+        soon = now + self.program.cadence.after_click
+        if state.planned_touch_at is None or soon < state.planned_touch_at:
+            state.planned_touch_at = soon
+            self.decide(
+                now,
+                trigger,
+                "cadence.click",
+                f"next touch brought forward to {soon.isoformat()}",
+            )
 
     def apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
         """The fast lane for a request routed later (e.g. after a compliance release)."""
@@ -671,8 +709,28 @@ class LeadEngine:
         )
 
     def finish_touch(self, order: TouchOrder, result: SendTouchResult, now: datetime) -> None:
+        """Record what the send did and plan the next touch on the track's interval."""
         state, program = self.state, self.program
         trigger = "timer:touch"
+        self._record_touch(order, result, now)
+        if result.status == "sent":
+            self._touch_sent(order, result, now, trigger)
+        else:
+            self.decide(
+                now,
+                trigger,
+                "touch.blocked",
+                f"not sent: {result.reason}",
+                {"touch_id": order.touch_id, "asset_id": result.asset_id},
+            )
+        track = program.tracks.definitions.get(state.track) if state.track else None
+        interval = track.interval if track else None
+        state.planned_touch_at = now + interval if interval else None
+        state.next_touch_at = None
+        self.replan(now, trigger)
+
+    def _record_touch(self, order: TouchOrder, result: SendTouchResult, now: datetime) -> None:
+        state = self.state
         state.touches.append(
             TouchRecord(
                 touch_id=order.touch_id,
@@ -689,31 +747,21 @@ class LeadEngine:
         state.first_touch_pending = False
         if state.next_asset == order.asset_id:
             state.next_asset = None
-        if result.status == "sent":
-            self.decide(
-                now,
-                trigger,
-                "touch.sent",
-                f"sent {result.asset_id} v{result.asset_version}",
-                {"touch_id": order.touch_id, "track": order.track or ""},
-            )
-            state.sends_since_engagement += 1
-            if state.stage is Stage.ENGAGED:
-                self.move_stage(now, trigger, Stage.NURTURING, "stage.first_touch")
-            self._check_silence(now, trigger)
-        else:
-            self.decide(
-                now,
-                trigger,
-                "touch.blocked",
-                f"not sent: {result.reason}",
-                {"touch_id": order.touch_id, "asset_id": result.asset_id},
-            )
-        track = program.tracks.definitions.get(state.track) if state.track else None
-        interval = track.interval if track else None
-        state.planned_touch_at = now + interval if interval else None
-        state.next_touch_at = None
-        self.replan(now, trigger)
+
+    def _touch_sent(
+        self, order: TouchOrder, result: SendTouchResult, now: datetime, trigger: str
+    ) -> None:
+        self.decide(
+            now,
+            trigger,
+            "touch.sent",
+            f"sent {result.asset_id} v{result.asset_version}",
+            {"touch_id": order.touch_id, "track": order.track or ""},
+        )
+        self.state.sends_since_engagement += 1
+        if self.state.stage is Stage.ENGAGED:
+            self.move_stage(now, trigger, Stage.NURTURING, "stage.first_touch")
+        self._check_silence(now, trigger)
 
     def _check_silence(self, now: datetime, trigger: str) -> None:
         silence = self.program.tracks.silence
