@@ -237,8 +237,17 @@ class HandoffDesk:
         """The guards every route passes, again after enrichment has named the real queue:
         never commercial for those it must not reach, no second task in a queue, and a lead
         that keeps bouncing goes to ops review instead."""
-        routing, state, trigger = self.routing, self.engine.state, order.trigger
-        assert routing is not None
+        if self._refused(order, now, inputs):
+            return False
+        self._stop_bouncing(order, now, inputs)
+        if self._already_open(order, now):
+            return False
+        order.handoff = order.kind in HANDOFF_KINDS
+        return True
+
+    def _refused(self, order: RouteOrder, now: datetime, inputs: dict[str, str]) -> bool:
+        """Nothing commercial for a lead it must not reach, no handoff while sales has it."""
+        state, trigger = self.engine.state, order.trigger
         blocked = self._blocked(order.kind, state.stage)
         if blocked:
             self.engine.decide(
@@ -246,7 +255,7 @@ class HandoffDesk:
             )
             if state.stage is Stage.COMPLIANCE_HOLD and order.request:
                 state.held_request = order.request  # routed again if compliance releases
-            return False
+            return True
         if order.kind in HANDOFF_KINDS and state.stage in SALES_STAGES:
             self.engine.decide(
                 now,
@@ -255,11 +264,17 @@ class HandoffDesk:
                 f"{order.rule_id}: already with {state.owner_queue}",
                 inputs,
             )
-            return False
+            return True
+        return False
+
+    def _stop_bouncing(self, order: RouteOrder, now: datetime, inputs: dict[str, str]) -> None:
+        """A lead re-routed more than `max_reroutes` times goes to ops review instead."""
+        routing, state = self.routing, self.engine.state
+        assert routing is not None
         if order.kind in COMMERCIAL_KINDS and state.routes_total > routing.max_reroutes:
             self.engine.decide(
                 now,
-                trigger,
+                order.trigger,
                 "routing.loop_safeguard",
                 f"{order.rule_id}: re-routed {state.routes_total} times; "
                 f"to {routing.ops_review_queue}",
@@ -267,17 +282,20 @@ class HandoffDesk:
             )
             order.queue, order.kind = routing.ops_review_queue, QueueKind.OPS_REVIEW
             order.needs_enrichment = False
-        if any(t.queue == order.queue for t in state.tasks) or any(
+
+    def _already_open(self, order: RouteOrder, now: datetime) -> bool:
+        """One task per queue at a time (counting orders not yet written)."""
+        state = self.engine.state
+        if not any(t.queue == order.queue for t in state.tasks) and not any(
             o.queue == order.queue for o in state.route_orders if o is not order
         ):
-            self.engine.decide(
-                now,
-                trigger,
-                "routing.already_open",
-                f"{order.rule_id}: a task is open in {order.queue}",
-            )
             return False
-        order.handoff = order.kind in HANDOFF_KINDS
+        self.engine.decide(
+            now,
+            order.trigger,
+            "routing.already_open",
+            f"{order.rule_id}: a task is open in {order.queue}",
+        )
         return True
 
     def _inputs(self, rule: RouteRule, request: str | None) -> dict[str, str]:
@@ -408,28 +426,15 @@ class HandoffDesk:
         now: datetime,
         escalations: int = 0,
     ) -> None:
-        state, routing = self.engine.state, self.routing
-        assert routing is not None
+        """The CRM task exists: its order becomes an open task, its queue may own the lead, and
+        a handoff moves the stage."""
+        state = self.engine.state
         if state.route_orders and state.route_orders[0] is order:
             state.route_orders.pop(0)
-        queue = routing.queue(order.queue)
         state.tasks_total += 1
         if order.kind in COMMERCIAL_KINDS and order.rule_id != ESCALATION:
             state.routes_total += 1
-        state.tasks.append(
-            OpenTask(
-                task_id=result.task_id,
-                queue=order.queue,
-                kind=order.kind,
-                rule_id=order.rule_id,
-                opened_at=now,
-                due_at=result.due_at,
-                escalations=escalations,
-                stops_nurture=bool(queue and queue.stops_nurture) or order.handoff,
-                request=order.request,
-                handoff=order.handoff,
-            )
-        )
+        state.tasks.append(self._open_task(order, result, now, escalations))
         due = result.due_at.isoformat() if result.due_at else "no SLA"
         self.engine.decide(
             now,
@@ -443,6 +448,24 @@ class HandoffDesk:
         if order.handoff and state.stage is Stage.MQL:
             self.engine.move_stage(now, order.trigger, Stage.HANDED_OFF, "handoff.task_created")
         self._nurture_follows_tasks(now, order.trigger)
+
+    def _open_task(
+        self, order: RouteOrder, result: CrmTaskResult, now: datetime, escalations: int
+    ) -> OpenTask:
+        assert self.routing is not None
+        queue = self.routing.queue(order.queue)
+        return OpenTask(
+            task_id=result.task_id,
+            queue=order.queue,
+            kind=order.kind,
+            rule_id=order.rule_id,
+            opened_at=now,
+            due_at=result.due_at,
+            escalations=escalations,
+            stops_nurture=bool(queue and queue.stops_nurture) or order.handoff,
+            request=order.request,
+            handoff=order.handoff,
+        )
 
     def _own(self, queue: str, now: datetime, trigger: str, rule_id: str) -> None:
         state = self.engine.state
@@ -469,43 +492,47 @@ class HandoffDesk:
     def record_breaches(self, now: datetime) -> list[tuple[OpenTask, RouteOrder]]:
         """Tasks past their SLA, each with where it goes: the queue's escalation queue first,
         ops review after that."""
-        routing, state = self.routing, self.engine.state
-        if routing is None:
+        if self.routing is None:
             return []
         found = []
-        for task in state.tasks:
-            if task.due_at is None or task.due_at > now:
-                continue
-            queue = routing.queue(task.queue)
-            if task.escalations == 0 and queue is not None and queue.escalation_queue:
-                target = queue.escalation_queue
-            elif task.queue != routing.ops_review_queue:
-                target = routing.ops_review_queue
-            else:
-                task.due_at = None
-                self.engine.decide(now, "timer:sla", "sla.breached", f"task {task.task_id}")
-                continue
-            target_queue = routing.queue(target)
-            kind = target_queue.kind if target_queue else QueueKind.OPS_REVIEW
-            self.engine.decide(
-                now,
-                "timer:sla",
-                "sla.breached",
-                f"task {task.task_id} in {task.queue}: escalated to {target}",
-                {"due_at": task.due_at.isoformat(), "escalations": str(task.escalations + 1)},
-            )
-            order = RouteOrder(
-                rule_id=ESCALATION,
-                rank=0,
-                queue=target,
-                kind=kind,
-                reason=f"SLA breached in {task.queue}",
-                trigger="timer:sla",
-                request=task.request,
-                handoff=task.handoff,  # still the same handoff, whoever's queue it is in now
-            )
-            found.append((task, order))
+        for task in self.engine.state.tasks:
+            if task.due_at is not None and task.due_at <= now:
+                order = self._breached(task, now)
+                if order is not None:
+                    found.append((task, order))
         return found
+
+    def _breached(self, task: OpenTask, now: datetime) -> RouteOrder | None:
+        """Log the breach; where the task goes next (None: it is in ops review already)."""
+        routing, due_at = self.routing, task.due_at
+        assert routing is not None and due_at is not None
+        queue = routing.queue(task.queue)
+        if task.escalations == 0 and queue is not None and queue.escalation_queue:
+            target = queue.escalation_queue
+        elif task.queue != routing.ops_review_queue:
+            target = routing.ops_review_queue
+        else:
+            task.due_at = None
+            self.engine.decide(now, "timer:sla", "sla.breached", f"task {task.task_id}")
+            return None
+        target_queue = routing.queue(target)
+        self.engine.decide(
+            now,
+            "timer:sla",
+            "sla.breached",
+            f"task {task.task_id} in {task.queue}: escalated to {target}",
+            {"due_at": due_at.isoformat(), "escalations": str(task.escalations + 1)},
+        )
+        return RouteOrder(
+            rule_id=ESCALATION,
+            rank=0,
+            queue=target,
+            kind=target_queue.kind if target_queue else QueueKind.OPS_REVIEW,
+            reason=f"SLA breached in {task.queue}",
+            trigger="timer:sla",
+            request=task.request,
+            handoff=task.handoff,  # still the same handoff, whoever's queue it is in now
+        )
 
     def record_escalation(
         self,
