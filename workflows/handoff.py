@@ -57,6 +57,7 @@ REQUESTS = frozenset(
     {E.MEETING_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
 )
 RECYCLE = "recycle."
+Inputs = dict[str, str]  # what a decision was based on, by name
 
 
 def _page(url: object) -> str | None:
@@ -89,12 +90,7 @@ class LeadCore(Protocol):
     def program(self) -> Program: ...
 
     def decide(
-        self,
-        now: datetime,
-        trigger: str,
-        rule_id: str,
-        outcome: str,
-        inputs: dict[str, str] | None = None,
+        self, now: datetime, trigger: str, rule_id: str, outcome: str, inputs: Inputs | None = None
     ) -> Decision: ...
 
     def move_stage(self, now: datetime, trigger: str, target: Stage, rule_id: str) -> bool: ...
