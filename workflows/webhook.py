@@ -14,6 +14,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.crm import CrmActivities
     from models.routing import WebhookInput
 
+WEBHOOK_ATTEMPT_TIMEOUT = timedelta(seconds=30)
+WEBHOOK_GIVE_UP_AFTER = timedelta(days=1)
 WEBHOOK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -29,7 +31,7 @@ class CrmWebhookWorkflow:
         await workflow.execute_activity_method(
             CrmActivities.deliver_crm_webhook,
             request,
-            start_to_close_timeout=timedelta(seconds=30),
-            schedule_to_close_timeout=timedelta(days=1),
+            start_to_close_timeout=WEBHOOK_ATTEMPT_TIMEOUT,
+            schedule_to_close_timeout=WEBHOOK_GIVE_UP_AFTER,
             retry_policy=WEBHOOK_RETRY,
         )
