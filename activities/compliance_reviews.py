@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from models.lead_state import CLOSE_REVIEW, OPEN_REVIEW, ReviewRecordInput, ReviewRecordResult
+from models.lead_state import ReviewRecordInput, ReviewRecordResult
 from models.tables import ComplianceReview, utcnow
 
 
@@ -14,7 +14,7 @@ class ReviewActivities:
     def __init__(self, db: Engine) -> None:
         self._db = db
 
-    @activity.defn(name=OPEN_REVIEW)
+    @activity.defn(name="open_review")
     def open_review(self, request: ReviewRecordInput) -> ReviewRecordResult:
         """Create (or, on a retry, find) the review item; mark it escalated when overdue."""
         with Session(self._db) as session:
@@ -35,7 +35,7 @@ class ReviewActivities:
             session.commit()
             return ReviewRecordResult(review_id=row.review_id, status=row.status)
 
-    @activity.defn(name=CLOSE_REVIEW)
+    @activity.defn(name="close_review")
     def close_review(self, request: ReviewRecordInput) -> ReviewRecordResult:
         """Record the decision: who decided what, when, and why."""
         decision = request.decision

@@ -27,10 +27,6 @@ from models.events import LeadProfile
 from models.program import ConsentRules, ProgramError, load_program
 from models.queries import task_view
 from models.routing import (
-    CREATE_CRM_TASK,
-    DELIVER_CRM_WEBHOOK,
-    ENRICH_FACTS,
-    UPDATE_CRM_TASK,
     BusinessHours,
     CrmTaskInput,
     CrmTaskResult,
@@ -75,7 +71,7 @@ class CrmActivities:
         self._program_path = program_path
         self._webhook = webhook
 
-    @activity.defn(name=CREATE_CRM_TASK)
+    @activity.defn(name="create_crm_task")
     def create_crm_task(self, request: CrmTaskInput) -> CrmTaskResult:
         """Create the task once: a retry finds the row it made and answers the same."""
         due_at = _due_at(request)
@@ -170,7 +166,7 @@ class CrmActivities:
         session.commit()
         log.info("crm task escalated", task_id=old.task_id, lead_id=old.lead_id, to=request.queue)
 
-    @activity.defn(name=UPDATE_CRM_TASK)
+    @activity.defn(name="update_crm_task")
     def update_crm_task(self, request: TaskUpdateInput) -> None:
         with Session(self._db) as session:
             session.execute(
@@ -186,7 +182,7 @@ class CrmActivities:
             )
             session.commit()
 
-    @activity.defn(name=ENRICH_FACTS)
+    @activity.defn(name="enrich_facts")
     def enrich_facts(self, request: EnrichFactsInput) -> EnrichFactsResult:
         """Routing needs a territory: map again with the program's current reference data."""
         try:
@@ -205,7 +201,7 @@ class CrmActivities:
         territory = result.territory
         return EnrichFactsResult(territory=territory, missing_routing_fields=missing)
 
-    @activity.defn(name=DELIVER_CRM_WEBHOOK)
+    @activity.defn(name="deliver_crm_webhook")
     def deliver_crm_webhook(self, request: WebhookInput) -> None:
         """POST the task, signed, with its id as idempotency key; retried by the caller until
         a 2xx. A 4xx other than 408/429 is final (the CRM refuses this payload)."""

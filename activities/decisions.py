@@ -9,7 +9,6 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from models.lead_state import (
-    ARCHIVE_DECISIONS,
     ArchiveDecisionsInput,
     ArchiveDecisionsResult,
 )
@@ -20,7 +19,7 @@ class DecisionArchive:
     def __init__(self, db: Engine) -> None:
         self._db = db
 
-    @activity.defn(name=ARCHIVE_DECISIONS)
+    @activity.defn(name="archive_decisions")
     def archive_decisions(self, request: ArchiveDecisionsInput) -> ArchiveDecisionsResult:
         """Insert decisions not yet archived (idempotent by lead and sequence number)."""
         chain = request.chain or ""

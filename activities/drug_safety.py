@@ -12,7 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.messaging import SmtpTarget, send_notice
-from models.lead_state import ESCALATE_CASE, FORWARD_CASE, CaseActionInput, CaseActionResult
+from models.lead_state import CaseActionInput, CaseActionResult
 from models.program import SafetyContacts, load_program
 from models.tables import ScreeningCase, utcnow
 
@@ -27,7 +27,7 @@ class SafetyActivities:
         self._smtp = smtp
         self._program_path = program_path
 
-    @activity.defn(name=FORWARD_CASE)
+    @activity.defn(name="forward_case")
     def forward_case(self, request: CaseActionInput) -> CaseActionResult:
         """Send the full report to the drug safety mailbox (once) and record when."""
         with Session(self._db) as session:
@@ -58,7 +58,7 @@ class SafetyActivities:
                 case_ref=case.case_ref, status=case.status, at=case.forwarded_at
             )
 
-    @activity.defn(name=ESCALATE_CASE)
+    @activity.defn(name="escalate_case")
     def escalate_case(self, request: CaseActionInput) -> CaseActionResult:
         """The forwarding deadline passed: alert the escalation mailbox (reference only)."""
         with Session(self._db) as session:

@@ -26,7 +26,7 @@ from leadflow_domain.consent import consent_records, effective_consent, suppress
 from leadflow_domain.content import current_asset, send_refusal
 from leadflow_domain.enrichment import npi_is_valid
 from leadflow_domain.tokens import unsubscribe_token
-from models.lead_state import SEND_TOUCH, SendTouchInput, SendTouchResult
+from models.lead_state import SendTouchInput, SendTouchResult
 from models.program import Program, ProgramError, load_program
 from models.tables import AssetRecord, Lead, OutboxMessage, utcnow
 
@@ -137,7 +137,7 @@ class MessagingActivities:
         self._program_path = program_path
         self._links = links
 
-    @activity.defn(name=SEND_TOUCH)
+    @activity.defn(name="send_touch")
     def send_touch(self, request: SendTouchInput) -> SendTouchResult:
         """Re-check everything at send time, record the send, then send it (at most once)."""
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models.lead_state import LOAD_PROGRAM, LoadProgramInput
+from models.lead_state import LoadProgramInput
 from models.program import (
     ProgramError,
     ProgramInForce,
@@ -24,7 +24,7 @@ class ProgramActivities:
         text = program_path.read_text(encoding="utf-8")
         self._parsed = (program_fingerprint(text), load_program_text(program_path, text))
 
-    @activity.defn(name=LOAD_PROGRAM)
+    @activity.defn(name="load_program")
     def load_program(self, request: LoadProgramInput) -> ProgramInForce:
         """The program in force now, read fresh from its file (its version goes in history);
         unchanged since the caller's fingerprint, only the fingerprint is returned."""

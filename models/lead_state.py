@@ -266,16 +266,8 @@ class SendTouchResult(BaseModel):
     reason: str | None = None
 
 
-# Activity and signal names shared by the workflow and the worker, so workflow modules can
-# call activities without importing the database or SMTP code that implements them.
-LOAD_PROGRAM = "load_program"
-SEND_TOUCH = "send_touch"
-ARCHIVE_DECISIONS = "archive_decisions"
+# The lead workflow's event signal by name: signal-with-start (`start_signal=`) takes a name.
 RECORD_EVENT = "record_event"
-
-
-FORWARD_CASE = "forward_case"
-ESCALATE_CASE = "escalate_case"
 
 
 class SafetyCaseInput(BaseModel):
@@ -293,10 +285,6 @@ class CaseActionResult(BaseModel):
     case_ref: str
     status: str
     at: datetime
-
-
-OPEN_REVIEW = "open_review"
-CLOSE_REVIEW = "close_review"
 
 
 class ReviewDecision(BaseModel):

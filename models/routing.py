@@ -320,10 +320,3 @@ class EnrichFactsResult(BaseModel):
 class WebhookInput(BaseModel):
     task_id: str
     event: str = "task.created"
-
-
-CREATE_CRM_TASK = "create_crm_task"
-UPDATE_CRM_TASK = "update_crm_task"
-NOTIFY_ESCALATION = "notify_escalation"
-ENRICH_FACTS = "enrich_facts"
-DELIVER_CRM_WEBHOOK = "deliver_crm_webhook"

@@ -191,7 +191,7 @@ def test_a_recycled_lead_requalifies_only_through_fresh_behaviour() -> None:
     assert engine.state.stage is Stage.MQL and engine.state.route_orders  # to SDR qualification
     order = engine.state.route_orders[0]
     task = engine.handoff.task_input(order, start)
-    engine.handoff.task_created(
+    engine.handoff.record_task_created(
         order, CrmTaskResult(task_id=task.task_id, queue=order.queue, created=True), start
     )
     assert engine.state.stage is Stage.HANDED_OFF

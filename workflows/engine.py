@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from models.events import EventType, LeadEvent, LeadFacts
 from models.lead_state import (
@@ -65,13 +66,13 @@ class TouchOrder:
 class LeadEngine:
     """Applies events, pauses and touches to one lead's state under one program version."""
 
-    def __init__(self, state: LeadState, program: Program) -> None:
+    def __init__(self, state: LeadState, program: Program, *, routing_enabled: bool = True) -> None:
         self.state = state
         self.program = program
         self._decisions_at_start = 0
         self.handoff = HandoffDesk(self)
         # Off only when replaying a history recorded before routing existed (workflow.patched).
-        self.routing_enabled = True
+        self.routing_enabled = routing_enabled
 
     @property
     def program(self) -> Program:
@@ -87,6 +88,23 @@ class LeadEngine:
             + [t for rule in program.tracks.rules for t in rule.when.topics_any]
             + [t for asset in program.assets for t in asset.topics]
         )
+
+    # -- the program -----------------------------------------------------------------------
+
+    def adopt_program(self, program: Program, fingerprint: str, now: datetime) -> None:
+        """Decide by `program` from now on; a new version is logged and replans the cadence."""
+        previous = self.state.program_version
+        self.program = program
+        self.state.program_version = program.version
+        self.state.program_fingerprint = fingerprint
+        if previous is not None and previous != program.version:
+            update = f"program {previous} -> {program.version}"
+            self.decide(now, "timer:touch", "program.updated", update)
+            self.replan(now, "program.updated")
+
+    def keep_last_good_program(self, now: datetime, reason: str) -> None:
+        """Log that a new program was refused and the one in force stays."""
+        self.decide(now, "timer:touch", "program.rejected", f"kept the last good program: {reason}")
 
     # -- the decision log ------------------------------------------------------------------
 
@@ -154,41 +172,53 @@ class LeadEngine:
                 now, trigger, "event.rejected", f"rejected: {problem}", {"type": event.type}
             )
             return self._finish(outcome, "rejected", problem)
+        self._apply_valid(event, now, trigger)
+        return self._finish(outcome, "accepted")
+
+    def _apply_valid(self, event: LeadEvent, now: datetime, trigger: str) -> None:
+        """A well-formed, new event: stops, holds, scores, track, routes and the next touch."""
         self._merge_facts(event.lead)
         etype = E(event.type)
         self.decide(
             now, trigger, "event.recorded", f"recorded {etype.value}", {"type": etype.value}
         )
         self._apply_stops(etype, event, now, trigger)
-        screening = prop(event, "screening")
-        routed = screening if isinstance(screening, dict) and screening.get("route") else None
-        if routed is not None:
-            # Screened at intake: the report went to a case; here only its reference (DOMAIN 4).
-            self.decide(
-                now,
-                trigger,
-                "screening.routed",
-                f"case {routed.get('case_ref')} routed to {routed.get('route')}; not scored",
-                {"flags": ",".join(str(f) for f in routed.get("flags") or [])},
-            )
-        elif etype in MEDICAL:
-            # DOMAIN 4: no commercial score, no stage move, and the text stays out of the log.
+        routed = self._screened_route(event, now, trigger)
+        if routed is None and etype in MEDICAL:
+            # For medical information: no commercial score, no stage move, no text in the log.
             self.decide(now, trigger, "medical.question", "for medical information; not scored")
         self._check_holds(etype, event, routed, now, trigger)
-        if routed is None and etype not in MEDICAL:
+        commercial = routed is None and etype not in MEDICAL
+        if commercial:
             self._apply_engagement(etype, event, now, trigger)
             self._apply_intent(etype, now, trigger)
             self._apply_track(event, now, trigger)
         elif routed is not None and etype in HIGH_INTENT and self.routing_enabled:
-            # DOMAIN precedence: the report went to its case; the request itself (a structured
+            # Drug safety comes first and has the report; the request itself (a structured
             # type, no text) still reaches the commercial side. It is not scored.
             self._apply_intent(etype, now, trigger)
-        self.rescore(now, trigger, promote=etype not in MEDICAL and routed is None)
+        self.rescore(now, trigger, promote=commercial)
         if self.routing_enabled:
-            self.handoff.observe(etype, event, routed)
+            self.handoff.record_activity(etype, event, routed)
             self.handoff.route_event(etype, event, routed, now, trigger)
         self.replan(now, trigger)
-        return self._finish(outcome, "accepted")
+
+    def _screened_route(
+        self, event: LeadEvent, now: datetime, trigger: str
+    ) -> dict[str, Any] | None:
+        """Where intake's screening sent the event's text (None: nowhere), logged."""
+        screening = prop(event, "screening")
+        if not (isinstance(screening, dict) and screening.get("route")):
+            return None
+        # Screened at intake: the report went to its case; the lead keeps the reference only.
+        self.decide(
+            now,
+            trigger,
+            "screening.routed",
+            f"case {screening.get('case_ref')} routed to {screening.get('route')}; not scored",
+            {"flags": ",".join(str(f) for f in screening.get("flags") or [])},
+        )
+        return screening
 
     def reject(self, event: LeadEvent, now: datetime, reason: str) -> EventOutcome:
         """Record an event that could not be applied (the lead carries on)."""
@@ -226,9 +256,25 @@ class LeadEngine:
             self.state.facts = current.model_copy(update=changes)
 
     def _apply_stops(self, etype: EventType, event: LeadEvent, now: datetime, trigger: str) -> None:
+        self._apply_consent(etype, event, now, trigger)
+        for rule in self.program.stop_rules:
+            if etype not in rule.events:
+                continue
+            if rule.stops:
+                self._stop(now, trigger, rule.id, rule.reason, rule.stage)
+            elif rule.stage:
+                self.move_stage(now, trigger, rule.stage, rule.id)
+            if rule.clears:
+                self._restart(now, trigger, rule.clears, rule.reason)
+
+    def _apply_consent(
+        self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
+    ) -> None:
+        """Opt-outs, complaints and hard bounces stop promotional email; fresh consent lifts
+        an opt-out it postdates."""
         channel, purpose = _key(prop(event, "channel")), _key(prop(event, "purpose"))
         # An unsubscribe always ends promotional email; a withdrawal does unless it names
-        # only another channel or another purpose (DOMAIN 14: when in doubt, stop).
+        # only another channel or another purpose (when in doubt, stop).
         opts_out = etype is E.UNSUBSCRIBED or (
             etype is E.CONSENT_WITHDRAWN
             and channel in EMAIL_CHANNELS | {"unknown"}
@@ -247,26 +293,20 @@ class LeadEngine:
             and channel in EMAIL_CHANNELS
             and purpose in PROMOTIONAL_PURPOSES
         ):
-            self.state.consent_seen = True
-            stop = self.state.stops.get(OPT_OUT)
-            if stop is not None and event.occurred_at <= stop.since:
-                self.decide(
-                    now,
-                    trigger,
-                    "restart.ignored",
-                    "consent granted before the opt-out: the opt-out stands",
-                )
-            else:
-                self._restart(now, trigger, [OPT_OUT], "consent granted")
-        for rule in self.program.stop_rules:
-            if etype not in rule.events:
-                continue
-            if rule.stops:
-                self._stop(now, trigger, rule.id, rule.reason, rule.stage)
-            elif rule.stage:
-                self.move_stage(now, trigger, rule.stage, rule.id)
-            if rule.clears:
-                self._restart(now, trigger, rule.clears, rule.reason)
+            self._consent_granted(event, now, trigger)
+
+    def _consent_granted(self, event: LeadEvent, now: datetime, trigger: str) -> None:
+        self.state.consent_seen = True
+        stop = self.state.stops.get(OPT_OUT)
+        if stop is not None and event.occurred_at <= stop.since:
+            self.decide(
+                now,
+                trigger,
+                "restart.ignored",
+                "consent granted before the opt-out: the opt-out stands",
+            )
+        else:
+            self._restart(now, trigger, [OPT_OUT], "consent granted")
 
     def _stop(
         self, now: datetime, trigger: str, rule_id: str, reason: str, stage: Stage | None
@@ -315,30 +355,16 @@ class LeadEngine:
         state, program = self.state, self.program
         topics = [t for t in (prop(event, "topics") or []) if t in self._known_topics]
         when = min(event.occurred_at, now)  # an event's time is when it happened, not arrived
-        rest = program.cadence.rest_after.get(etype)
-        if rest is not None:
-            state.rest_until = max(filter(None, [state.rest_until, when + rest]))
-            self.decide(
-                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
-            )
+        self._rest_after(etype, when, now, trigger)
         points = scoring.event_points(etype.value, topics, program.scoring)
         if state.marketing_objection:
-            # DOMAIN 17: after an objection to direct marketing nothing more is profiled.
+            # After an objection to direct marketing nothing more is profiled.
             if points:
                 self.decide(
                     now, trigger, "score.objection", "not scored: objection to direct marketing"
                 )
             return
-        for topic in topics:
-            if topic not in state.topics_seen:
-                state.topics_seen.append(topic)
-        asset_id = prop(event, "asset_id")
-        if (
-            etype is E.CONTENT_DOWNLOADED
-            and program.asset(str(asset_id)) is not None
-            and asset_id not in state.consumed_assets
-        ):
-            state.consumed_assets.append(str(asset_id))
+        self._remember_interest(etype, event, topics)
         if not points:
             return
         state.sends_since_engagement = 0
@@ -353,16 +379,45 @@ class LeadEngine:
             program.scoring.half_life,
         )
         if etype is E.EMAIL_CLICKED:
-            state.last_click_at = now
-            soon = now + program.cadence.after_click
-            if state.planned_touch_at is None or soon < state.planned_touch_at:
-                state.planned_touch_at = soon
-                self.decide(
-                    now,
-                    trigger,
-                    "cadence.click",
-                    f"next touch brought forward to {soon.isoformat()}",
-                )
+            self._clicked(now, trigger)
+
+    def _rest_after(self, etype: EventType, when: datetime, now: datetime, trigger: str) -> None:
+        """Some events (e.g. a meeting) hold touches back for a rest period."""
+        state = self.state
+        rest = self.program.cadence.rest_after.get(etype)
+        if rest is not None:
+            state.rest_until = max(filter(None, [state.rest_until, when + rest]))
+            self.decide(
+                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
+            )
+
+    def _remember_interest(self, etype: EventType, event: LeadEvent, topics: list[str]) -> None:
+        """The topics a lead showed interest in, and the program's assets it downloaded."""
+        state = self.state
+        for topic in topics:
+            if topic not in state.topics_seen:
+                state.topics_seen.append(topic)
+        asset_id = prop(event, "asset_id")
+        if (
+            etype is E.CONTENT_DOWNLOADED
+            and self.program.asset(str(asset_id)) is not None
+            and asset_id not in state.consumed_assets
+        ):
+            state.consumed_assets.append(str(asset_id))
+
+    def _clicked(self, now: datetime, trigger: str) -> None:
+        """A click brings the next touch forward."""
+        state = self.state
+        state.last_click_at = now
+        soon = now + self.program.cadence.after_click
+        if state.planned_touch_at is None or soon < state.planned_touch_at:
+            state.planned_touch_at = soon
+            self.decide(
+                now,
+                trigger,
+                "cadence.click",
+                f"next touch brought forward to {soon.isoformat()}",
+            )
 
     def apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
         """The fast lane for a request routed later (e.g. after a compliance release)."""
@@ -372,7 +427,7 @@ class LeadEngine:
         if etype not in HIGH_INTENT:
             return
         if etype is E.SAMPLE_REQUESTED and self.routing_enabled and self.program.routing:
-            # DOMAIN 22: a sample request goes to verification and fulfilment, not to sales.
+            # A sample request goes to licence verification and fulfilment, not to sales.
             self.decide(now, trigger, "intent.sample", "sample request: routed, not an MQL")
             return
         blocked = scoring.disqualifiers(self.state.facts, self.program.scoring)
@@ -473,7 +528,7 @@ class LeadEngine:
         self._stop(now, trigger, HOLD, f"compliance review: {reason}", Stage.COMPLIANCE_HOLD)
         self.decide(now, trigger, "compliance.hold", f"review {state.review.review_id}: {reason}")
 
-    def review_overdue(self, now: datetime) -> bool:
+    def escalate_overdue_review(self, now: datetime) -> bool:
         """Escalate an undecided review once its time is up; True when it just escalated."""
         review = self.state.review
         if review is None or review.escalated or now < review.due_at:
@@ -502,7 +557,7 @@ class LeadEngine:
         else:
             self.move_stage(now, trigger, Stage.DISQUALIFIED, "compliance.block")
         if self.routing_enabled:
-            self.handoff.after_review(decision.decision == "release", now, trigger)
+            self.handoff.route_held_request(decision.decision == "release", now, trigger)
         self.replan(now, trigger)
 
     # -- scores ----------------------------------------------------------------------------
@@ -654,8 +709,28 @@ class LeadEngine:
         )
 
     def finish_touch(self, order: TouchOrder, result: SendTouchResult, now: datetime) -> None:
+        """Record what the send did and plan the next touch on the track's interval."""
         state, program = self.state, self.program
         trigger = "timer:touch"
+        self._record_touch(order, result, now)
+        if result.status == "sent":
+            self._touch_sent(order, result, now, trigger)
+        else:
+            self.decide(
+                now,
+                trigger,
+                "touch.blocked",
+                f"not sent: {result.reason}",
+                {"touch_id": order.touch_id, "asset_id": result.asset_id},
+            )
+        track = program.tracks.definitions.get(state.track) if state.track else None
+        interval = track.interval if track else None
+        state.planned_touch_at = now + interval if interval else None
+        state.next_touch_at = None
+        self.replan(now, trigger)
+
+    def _record_touch(self, order: TouchOrder, result: SendTouchResult, now: datetime) -> None:
+        state = self.state
         state.touches.append(
             TouchRecord(
                 touch_id=order.touch_id,
@@ -672,31 +747,21 @@ class LeadEngine:
         state.first_touch_pending = False
         if state.next_asset == order.asset_id:
             state.next_asset = None
-        if result.status == "sent":
-            self.decide(
-                now,
-                trigger,
-                "touch.sent",
-                f"sent {result.asset_id} v{result.asset_version}",
-                {"touch_id": order.touch_id, "track": order.track or ""},
-            )
-            state.sends_since_engagement += 1
-            if state.stage is Stage.ENGAGED:
-                self.move_stage(now, trigger, Stage.NURTURING, "stage.first_touch")
-            self._check_silence(now, trigger)
-        else:
-            self.decide(
-                now,
-                trigger,
-                "touch.blocked",
-                f"not sent: {result.reason}",
-                {"touch_id": order.touch_id, "asset_id": result.asset_id},
-            )
-        track = program.tracks.definitions.get(state.track) if state.track else None
-        interval = track.interval if track else None
-        state.planned_touch_at = now + interval if interval else None
-        state.next_touch_at = None
-        self.replan(now, trigger)
+
+    def _touch_sent(
+        self, order: TouchOrder, result: SendTouchResult, now: datetime, trigger: str
+    ) -> None:
+        self.decide(
+            now,
+            trigger,
+            "touch.sent",
+            f"sent {result.asset_id} v{result.asset_version}",
+            {"touch_id": order.touch_id, "track": order.track or ""},
+        )
+        self.state.sends_since_engagement += 1
+        if self.state.stage is Stage.ENGAGED:
+            self.move_stage(now, trigger, Stage.NURTURING, "stage.first_touch")
+        self._check_silence(now, trigger)
 
     def _check_silence(self, now: datetime, trigger: str) -> None:
         silence = self.program.tracks.silence

@@ -4,10 +4,11 @@ accept, reject or SLA breach does. The workflow runs the activities these decisi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from models.events import EventType, LeadEvent
-from models.lead_state import LeadState, Stage
+from models.lead_state import Decision, LeadState, Stage
+from models.program import Program
 from models.routing import (
     COMMERCIAL_KINDS,
     HANDOFF_KINDS,
@@ -27,9 +28,6 @@ from models.routing import (
 from workflows import route_rules as rules
 from workflows import scoring
 from workflows.checks import prop
-
-if TYPE_CHECKING:
-    from workflows.engine import LeadEngine
 
 E = EventType
 ACTIVITY_KEPT = 20
@@ -59,6 +57,7 @@ REQUESTS = frozenset(
     {E.MEETING_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
 )
 RECYCLE = "recycle."
+Inputs = dict[str, str]  # what a decision was based on, by name
 
 
 def _page(url: object) -> str | None:
@@ -80,12 +79,37 @@ def refusal(state: LeadState, action: TaskAction) -> str | None:
     return None
 
 
+class LeadCore(Protocol):
+    """What the desk needs from the lead engine: the state and program it decides on, the
+    decision log, and the stage and nurture moves that routing sets off."""
+
+    @property
+    def state(self) -> LeadState: ...
+
+    @property
+    def program(self) -> Program: ...
+
+    def decide(
+        self, now: datetime, trigger: str, rule_id: str, outcome: str, inputs: Inputs | None = None
+    ) -> Decision: ...
+
+    def move_stage(self, now: datetime, trigger: str, target: Stage, rule_id: str) -> bool: ...
+
+    def replan(self, now: datetime, trigger: str) -> None: ...
+
+    def apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None: ...
+
+    def stop(self, now: datetime, trigger: str, rule_id: str, reason: str) -> None: ...
+
+    def lift(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None: ...
+
+
 class HandoffDesk:
     """The routing half of the lead engine; shares its state, program and decision log."""
 
-    def __init__(self, engine: LeadEngine) -> None:
+    def __init__(self, engine: LeadCore) -> None:
         self.engine = engine
-        self.updates: list[TaskUpdateInput] = []  # task status changes for the CRM tables
+        self._task_updates: list[TaskUpdateInput] = []  # status changes for the CRM tables
 
     @property
     def routing(self) -> Routing | None:
@@ -93,13 +117,15 @@ class HandoffDesk:
 
     # -- after each event ------------------------------------------------------------------
 
-    def observe(self, etype: EventType, event: LeadEvent, routed: dict[str, Any] | None) -> None:
+    def record_activity(
+        self, etype: EventType, event: LeadEvent, routed: dict[str, Any] | None
+    ) -> None:
         """Keep what a task will show: recent structured behaviour and case references."""
         state = self.engine.state
         if routed is not None and routed.get("case_ref"):
             state.case_refs = [*state.case_refs, str(routed["case_ref"])][-CASE_REFS_KEPT:]
         if etype not in SHOWN or routed is not None or state.marketing_objection:
-            return  # DOMAIN 17: after an objection, no more profiling
+            return  # after an objection to direct marketing, no more profiling
         asset_id = prop(event, "asset_id")
         asset = self.engine.program.asset(str(asset_id)) if asset_id else None
         title = asset.title if asset else prop(event, "title")
@@ -132,8 +158,8 @@ class HandoffDesk:
         ctx = self._context(etype.value, properties, routed)
         self._route(ctx, now, trigger, etype.value)
         if routed is not None and etype in REQUESTS:
-            # One event may open a safety case and a commercial task (DOMAIN precedence): the
-            # request is routed as well, as if it had no text; its task shows the case reference.
+            # One event may open a safety case (first) and a commercial task: the request is
+            # routed as well, as if it had no text; its task shows the case reference.
             self._route(self._context(etype.value, properties, None), now, trigger, etype.value)
 
     def _context(
@@ -207,8 +233,17 @@ class HandoffDesk:
         """The guards every route passes, again after enrichment has named the real queue:
         never commercial for those it must not reach, no second task in a queue, and a lead
         that keeps bouncing goes to ops review instead."""
-        routing, state, trigger = self.routing, self.engine.state, order.trigger
-        assert routing is not None
+        if self._refused(order, now, inputs):
+            return False
+        self._stop_bouncing(order, now, inputs)
+        if self._already_open(order, now):
+            return False
+        order.handoff = order.kind in HANDOFF_KINDS
+        return True
+
+    def _refused(self, order: RouteOrder, now: datetime, inputs: dict[str, str]) -> bool:
+        """Nothing commercial for a lead it must not reach, no handoff while sales has it."""
+        state, trigger = self.engine.state, order.trigger
         blocked = self._blocked(order.kind, state.stage)
         if blocked:
             self.engine.decide(
@@ -216,7 +251,7 @@ class HandoffDesk:
             )
             if state.stage is Stage.COMPLIANCE_HOLD and order.request:
                 state.held_request = order.request  # routed again if compliance releases
-            return False
+            return True
         if order.kind in HANDOFF_KINDS and state.stage in SALES_STAGES:
             self.engine.decide(
                 now,
@@ -225,11 +260,17 @@ class HandoffDesk:
                 f"{order.rule_id}: already with {state.owner_queue}",
                 inputs,
             )
-            return False
+            return True
+        return False
+
+    def _stop_bouncing(self, order: RouteOrder, now: datetime, inputs: dict[str, str]) -> None:
+        """A lead re-routed more than `max_reroutes` times goes to ops review instead."""
+        routing, state = self.routing, self.engine.state
+        assert routing is not None
         if order.kind in COMMERCIAL_KINDS and state.routes_total > routing.max_reroutes:
             self.engine.decide(
                 now,
-                trigger,
+                order.trigger,
                 "routing.loop_safeguard",
                 f"{order.rule_id}: re-routed {state.routes_total} times; "
                 f"to {routing.ops_review_queue}",
@@ -237,17 +278,20 @@ class HandoffDesk:
             )
             order.queue, order.kind = routing.ops_review_queue, QueueKind.OPS_REVIEW
             order.needs_enrichment = False
-        if any(t.queue == order.queue for t in state.tasks) or any(
+
+    def _already_open(self, order: RouteOrder, now: datetime) -> bool:
+        """One task per queue at a time (counting orders not yet written)."""
+        state = self.engine.state
+        if not any(t.queue == order.queue for t in state.tasks) and not any(
             o.queue == order.queue for o in state.route_orders if o is not order
         ):
-            self.engine.decide(
-                now,
-                trigger,
-                "routing.already_open",
-                f"{order.rule_id}: a task is open in {order.queue}",
-            )
             return False
-        order.handoff = order.kind in HANDOFF_KINDS
+        self.engine.decide(
+            now,
+            order.trigger,
+            "routing.already_open",
+            f"{order.rule_id}: a task is open in {order.queue}",
+        )
         return True
 
     def _inputs(self, rule: RouteRule, request: str | None) -> dict[str, str]:
@@ -280,14 +324,14 @@ class HandoffDesk:
         for task in self.engine.state.tasks:
             if task.handoff and not task.accepted:
                 task.due_at, task.accepted = None, True
-                self.updates.append(
+                self._task_updates.append(
                     TaskUpdateInput(task_id=task.task_id, status="accepted", actor=etype.value)
                 )
                 self.engine.decide(now, trigger, "sla.met", f"task {task.task_id}: {etype.value}")
                 if self.engine.state.stage is Stage.HANDED_OFF:
                     self.engine.move_stage(now, trigger, Stage.SALES_ACCEPTED, "sla.met")
 
-    def after_review(self, released: bool, now: datetime, trigger: str) -> None:
+    def route_held_request(self, released: bool, now: datetime, trigger: str) -> None:
         """A request held for compliance review is routed once released (dropped if blocked)."""
         state = self.engine.state
         request, state.held_request = state.held_request, None
@@ -300,7 +344,9 @@ class HandoffDesk:
 
     # -- route orders -> CRM tasks -----------------------------------------------------------
 
-    def enriched(self, order: RouteOrder, result: EnrichFactsResult, now: datetime) -> None:
+    def record_enrichment(
+        self, order: RouteOrder, result: EnrichFactsResult, now: datetime
+    ) -> None:
         """Enrichment ran again: route to the territory queue, or else to the data steward."""
         state, routing = self.engine.state, self.routing
         assert routing is not None
@@ -369,35 +415,22 @@ class HandoffDesk:
             ),
         )
 
-    def task_created(
+    def record_task_created(
         self,
         order: RouteOrder,
         result: CrmTaskResult,
         now: datetime,
         escalations: int = 0,
     ) -> None:
-        state, routing = self.engine.state, self.routing
-        assert routing is not None
+        """The CRM task exists: its order becomes an open task, its queue may own the lead, and
+        a handoff moves the stage."""
+        state = self.engine.state
         if state.route_orders and state.route_orders[0] is order:
             state.route_orders.pop(0)
-        queue = routing.queue(order.queue)
         state.tasks_total += 1
         if order.kind in COMMERCIAL_KINDS and order.rule_id != ESCALATION:
             state.routes_total += 1
-        state.tasks.append(
-            OpenTask(
-                task_id=result.task_id,
-                queue=order.queue,
-                kind=order.kind,
-                rule_id=order.rule_id,
-                opened_at=now,
-                due_at=result.due_at,
-                escalations=escalations,
-                stops_nurture=bool(queue and queue.stops_nurture) or order.handoff,
-                request=order.request,
-                handoff=order.handoff,
-            )
-        )
+        state.tasks.append(self._open_task(order, result, now, escalations))
         due = result.due_at.isoformat() if result.due_at else "no SLA"
         self.engine.decide(
             now,
@@ -411,6 +444,24 @@ class HandoffDesk:
         if order.handoff and state.stage is Stage.MQL:
             self.engine.move_stage(now, order.trigger, Stage.HANDED_OFF, "handoff.task_created")
         self._nurture_follows_tasks(now, order.trigger)
+
+    def _open_task(
+        self, order: RouteOrder, result: CrmTaskResult, now: datetime, escalations: int
+    ) -> OpenTask:
+        assert self.routing is not None
+        queue = self.routing.queue(order.queue)
+        return OpenTask(
+            task_id=result.task_id,
+            queue=order.queue,
+            kind=order.kind,
+            rule_id=order.rule_id,
+            opened_at=now,
+            due_at=result.due_at,
+            escalations=escalations,
+            stops_nurture=bool(queue and queue.stops_nurture) or order.handoff,
+            request=order.request,
+            handoff=order.handoff,
+        )
 
     def _own(self, queue: str, now: datetime, trigger: str, rule_id: str) -> None:
         state = self.engine.state
@@ -434,48 +485,52 @@ class HandoffDesk:
         due = [t.due_at for t in self.engine.state.tasks if t.due_at is not None]
         return min(due) if due else None
 
-    def breaches(self, now: datetime) -> list[tuple[OpenTask, RouteOrder]]:
+    def record_breaches(self, now: datetime) -> list[tuple[OpenTask, RouteOrder]]:
         """Tasks past their SLA, each with where it goes: the queue's escalation queue first,
         ops review after that."""
-        routing, state = self.routing, self.engine.state
-        if routing is None:
+        if self.routing is None:
             return []
         found = []
-        for task in state.tasks:
-            if task.due_at is None or task.due_at > now:
-                continue
-            queue = routing.queue(task.queue)
-            if task.escalations == 0 and queue is not None and queue.escalation_queue:
-                target = queue.escalation_queue
-            elif task.queue != routing.ops_review_queue:
-                target = routing.ops_review_queue
-            else:
-                task.due_at = None
-                self.engine.decide(now, "timer:sla", "sla.breached", f"task {task.task_id}")
-                continue
-            target_queue = routing.queue(target)
-            kind = target_queue.kind if target_queue else QueueKind.OPS_REVIEW
-            self.engine.decide(
-                now,
-                "timer:sla",
-                "sla.breached",
-                f"task {task.task_id} in {task.queue}: escalated to {target}",
-                {"due_at": task.due_at.isoformat(), "escalations": str(task.escalations + 1)},
-            )
-            order = RouteOrder(
-                rule_id=ESCALATION,
-                rank=0,
-                queue=target,
-                kind=kind,
-                reason=f"SLA breached in {task.queue}",
-                trigger="timer:sla",
-                request=task.request,
-                handoff=task.handoff,  # still the same handoff, whoever's queue it is in now
-            )
-            found.append((task, order))
+        for task in self.engine.state.tasks:
+            if task.due_at is not None and task.due_at <= now:
+                order = self._breached(task, now)
+                if order is not None:
+                    found.append((task, order))
         return found
 
-    def escalated(
+    def _breached(self, task: OpenTask, now: datetime) -> RouteOrder | None:
+        """Log the breach; where the task goes next (None: it is in ops review already)."""
+        routing, due_at = self.routing, task.due_at
+        assert routing is not None and due_at is not None
+        queue = routing.queue(task.queue)
+        if task.escalations == 0 and queue is not None and queue.escalation_queue:
+            target = queue.escalation_queue
+        elif task.queue != routing.ops_review_queue:
+            target = routing.ops_review_queue
+        else:
+            task.due_at = None
+            self.engine.decide(now, "timer:sla", "sla.breached", f"task {task.task_id}")
+            return None
+        target_queue = routing.queue(target)
+        self.engine.decide(
+            now,
+            "timer:sla",
+            "sla.breached",
+            f"task {task.task_id} in {task.queue}: escalated to {target}",
+            {"due_at": due_at.isoformat(), "escalations": str(task.escalations + 1)},
+        )
+        return RouteOrder(
+            rule_id=ESCALATION,
+            rank=0,
+            queue=target,
+            kind=target_queue.kind if target_queue else QueueKind.OPS_REVIEW,
+            reason=f"SLA breached in {task.queue}",
+            trigger="timer:sla",
+            request=task.request,
+            handoff=task.handoff,  # still the same handoff, whoever's queue it is in now
+        )
+
+    def record_escalation(
         self,
         old: OpenTask,
         order: RouteOrder,
@@ -484,7 +539,7 @@ class HandoffDesk:
     ) -> None:
         state = self.engine.state
         state.tasks = [t for t in state.tasks if t.task_id != old.task_id]
-        self.task_created(order, result, now, escalations=old.escalations + 1)
+        self.record_task_created(order, result, now, escalations=old.escalations + 1)
 
     # -- what the owning team does ---------------------------------------------------------
 
@@ -492,7 +547,26 @@ class HandoffDesk:
         return next((t for t in self.engine.state.tasks if t.task_id == task_id), None)
 
     def act(self, action: TaskAction, now: datetime) -> str:
-        """Apply accept, reject or close; returns the task's new status."""
+        """Apply accept, reject or close and queue the task's status change for the CRM;
+        returns the new status."""
+        status = self._act(action, now)
+        self._task_updates.append(
+            TaskUpdateInput(
+                task_id=action.task_id,
+                status=status,
+                actor=action.actor,
+                reason=action.reason.value if action.reason else action.outcome,
+                note=action.note,
+            )
+        )
+        return status
+
+    def take_task_updates(self) -> list[TaskUpdateInput]:
+        """The task status changes not yet written to the CRM tables (and forget them)."""
+        updates, self._task_updates = self._task_updates, []
+        return updates
+
+    def _act(self, action: TaskAction, now: datetime) -> str:
         task = self.task(action.task_id)
         assert task is not None
         trigger = f"update:act_on_task:{action.task_id}"
@@ -567,7 +641,8 @@ class HandoffDesk:
         self._nurture_follows_tasks(now, trigger)
 
     def _recycle(self, reason: str, now: datetime, trigger: str) -> None:
-        """DOMAIN 23: back to nurture on the reason's track; counted; fresh behaviour only."""
+        """Back to nurture on the reason's track; each reason is counted, and only behaviour
+        after the recycle makes an MQL again."""
         engine, state, routing = self.engine, self.engine.state, self.routing
         assert routing is not None
         state.reject_counts[reason] = state.reject_counts.get(reason, 0) + 1

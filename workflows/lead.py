@@ -8,24 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.compliance_reviews import ReviewActivities
+    from activities.crm import CrmActivities
+    from activities.decisions import DecisionArchive
+    from activities.messaging import MessagingActivities
+    from activities.program_loader import ProgramActivities
     from models.events import LeadEvent
     from models.lead_state import (
-        ARCHIVE_DECISIONS,
-        CLOSE_REVIEW,
-        LOAD_PROGRAM,
-        OPEN_REVIEW,
         RECORD_EVENT,
-        SEND_TOUCH,
         ArchiveDecisionsInput,
-        ArchiveDecisionsResult,
         DecisionLog,
         EventOutcome,
         LeadState,
@@ -41,26 +41,20 @@ with workflow.unsafe.imports_passed_through():
         SendTouchInput,
         SendTouchResult,
     )
-    from models.program import ProgramInForce
     from models.routing import (
-        CREATE_CRM_TASK,
-        ENRICH_FACTS,
-        UPDATE_CRM_TASK,
         CrmTaskInput,
         CrmTaskResult,
         EnrichFactsInput,
         EnrichFactsResult,
-        OpenTask,
-        RouteOrder,
         TaskAction,
         TaskActionResult,
-        TaskUpdateInput,
         WebhookInput,
     )
-    from models.search import LEAD_QUEUE, LEAD_SCORE, LEAD_STAGE, LEAD_TRACK
     from workflows.checks import rejection
     from workflows.engine import LeadEngine, TouchOrder
     from workflows.handoff import refusal as task_refusal
+    from workflows.search_values import LeadSearchValues
+    from workflows.wake_timer import WakeTimer
     from workflows.webhook import CrmWebhookWorkflow
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
@@ -68,7 +62,6 @@ ARCHIVE_CHUNK = 300
 INBOX_CHUNK = 200
 CARRY_LIMIT = 500  # queued events carried into the next run at most
 CHUNK_PAUSE = timedelta(milliseconds=1)
-SCORE_STEP = 10  # LeadScore is republished when the score moves this much
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 SEND_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 SEND_GIVE_UP_AFTER = timedelta(hours=6)
@@ -79,14 +72,14 @@ RELOAD_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["Progr
 ROUTING_PATCH = "routing-and-handoff"  # histories recorded before routing replay without it
 
 
-async def _call(name: str, argument: Any, result_type: type[Any] | None = None) -> Any:
-    """An activity with the lead's usual timeout and retries (sends have their own)."""
-    return await workflow.execute_activity(
-        name,
-        argument,
-        result_type=result_type,
-        start_to_close_timeout=ACTIVITY_TIMEOUT,
-        retry_policy=ACTIVITY_RETRY,
+RequestT = TypeVar("RequestT")
+ResultT = TypeVar("ResultT")
+
+
+async def _execute(activity: Callable[[Any, RequestT], ResultT], request: RequestT) -> ResultT:
+    """Run an activity method with the lead's usual timeout and retries (sends have their own)."""
+    return await workflow.execute_activity_method(
+        activity, request, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
     )
 
 
@@ -97,12 +90,11 @@ class LeadWorkflow:
         self._state = input.state or LeadState(lead_id=input.lead_id)
         self._engine: LeadEngine | None = None
         self._search_attributes = False
-        self._published: tuple[str, str, str, int] | None = None
+        self._published: LeadSearchValues | None = None
         # Signals queue here and the run loop applies them in chunks, handing control back to
         # the server between chunks, so a burst never makes one activation too long.
         self._inbox: list[LeadEvent] = list(input.pending)
-        self._timer: asyncio.Task[None] | None = None
-        self._timer_for: datetime | None = None
+        self._wake_timer = WakeTimer()
         self._routing = True
         self._dispatching = asyncio.Lock()  # one coroutine turns orders into tasks at a time
 
@@ -115,16 +107,8 @@ class LeadWorkflow:
         engine = await self._load_program()
         while not self._history_is_long():
             await self._sleep_until_due(engine)
-            await self._drain_inbox(engine)
-            now = workflow.now()
-            engine.resume_if_due(now)
-            if engine.review_overdue(now):
-                await self._record_review(escalated=True)
-            if self._routing:
-                await self._escalate_breaches(engine)
-            if self._state.next_touch_at is not None and self._state.next_touch_at <= now:
-                engine = await self._load_program()
-                await self._touch(engine)
+            await self._drain_inbox()
+            await self._do_what_is_due(engine)
             self._publish_search_attributes()
         await self._continue_as_new()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -159,6 +143,50 @@ class LeadWorkflow:
         engine = await self._ready()
         engine.resume(request, workflow.now())
 
+    @workflow.update
+    async def decide_review(self, decision: ReviewDecision) -> ReviewRecordResult:
+        """A compliance reviewer releases or blocks the held lead."""
+        engine = await self._ready()
+        review = self._state.review
+        assert review is not None
+        engine.decide_review(decision, workflow.now())
+        result = await _execute(
+            ReviewActivities.close_review, self._review_record(review, decision)
+        )
+        if self._routing:  # a request held back by the review goes on to its queue
+            await self._dispatch_routes(engine)
+        return result
+
+    @decide_review.validator
+    def _validate_decide_review(self, decision: ReviewDecision) -> None:
+        review = self._state.review
+        if review is None or review.review_id != decision.review_id:
+            raise ValueError(f"review {decision.review_id} is not open for this lead")
+
+    @workflow.update
+    async def act_on_task(self, action: TaskAction) -> TaskActionResult:
+        """Sales (or the owning team) accept, reject with a reason, or close a task."""
+        engine = await self._ready()
+        # A task the worker has just written may not be in the state yet: let it land first.
+        await workflow.wait_condition(
+            lambda: not self._state.route_orders and not self._dispatching.locked()
+        )
+        refusal = task_refusal(self._state, action)
+        if refusal:
+            raise ApplicationError(refusal, type="TaskNotOpen")
+        status = engine.handoff.act(action, workflow.now())
+        await self._dispatch_routes(engine)
+        return TaskActionResult(
+            task_id=action.task_id, status=status, stage=self._state.stage, track=self._state.track
+        )
+
+    @act_on_task.validator
+    def _validate_act_on_task(self, action: TaskAction) -> None:
+        landing = bool(self._state.route_orders) or self._dispatching.locked()
+        refused = task_refusal(self._state, action)
+        if refused and not landing:
+            raise ValueError(refused)
+
     @workflow.query
     def state(self) -> LeadState:
         return self._state
@@ -170,7 +198,67 @@ class LeadWorkflow:
             lead_id=self._state.lead_id, decisions=self._state.decisions, chain=self._state.chain
         )
 
-    # -- steps -----------------------------------------------------------------------------
+    # -- the run loop's steps --------------------------------------------------------------
+
+    async def _ready(self) -> LeadEngine:
+        await workflow.wait_condition(lambda: self._engine is not None)
+        assert self._engine is not None
+        return self._engine
+
+    async def _load_program(self) -> LeadEngine:
+        """Load the program in force; a new version applies from this decision on."""
+        try:
+            loaded = await workflow.execute_activity_method(
+                ProgramActivities.load_program,
+                LoadProgramInput(
+                    have_fingerprint=self._state.program_fingerprint if self._engine else None
+                ),
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                # A lead with no program yet waits for a readable one; a running lead keeps
+                # its last good program when an edit breaks the file.
+                retry_policy=RELOAD_RETRY if self._engine else ACTIVITY_RETRY,
+            )
+        except ActivityError as err:
+            if self._engine is None:
+                raise
+            self._engine.keep_last_good_program(workflow.now(), str(err.cause or err))
+            return self._engine
+        self._search_attributes = loaded.search_attributes
+        if loaded.rejected and self._engine is not None:
+            self._engine.keep_last_good_program(workflow.now(), loaded.rejected)
+        if loaded.program is not None:  # None: unchanged
+            if self._engine is None:
+                self._engine = LeadEngine(
+                    self._state, loaded.program, routing_enabled=self._routing
+                )
+            self._engine.adopt_program(loaded.program, loaded.fingerprint, workflow.now())
+        assert self._engine is not None
+        return self._engine
+
+    async def _sleep_until_due(self, engine: LeadEngine) -> None:
+        """Sleep until events arrive or the next touch, pause end, review or SLA deadline."""
+        wake_at = engine.wake_at()
+        await self._wake_timer.sleep(
+            wake_at,
+            interrupted=lambda: (
+                bool(self._inbox)
+                or engine.wake_at() != wake_at
+                or self._search_attributes_stale()
+                or self._history_is_long()
+            ),
+        )
+
+    async def _drain_inbox(self) -> None:
+        """Apply queued events in order, INBOX_CHUNK per activation."""
+        while self._inbox:
+            await self._apply_next_chunk()
+            if self._inbox:
+                await workflow.sleep(CHUNK_PAUSE)  # ends this activation: the rest comes next
+
+    async def _apply_next_chunk(self) -> None:
+        chunk, self._inbox = self._inbox[:INBOX_CHUNK], self._inbox[INBOX_CHUNK:]
+        for event in chunk:
+            await self._apply(event)
 
     async def _apply(self, event: LeadEvent) -> EventOutcome:
         engine = await self._ready()
@@ -186,23 +274,18 @@ class LeadWorkflow:
             await self._dispatch_routes(engine)
         return outcome
 
-    @workflow.update
-    async def decide_review(self, decision: ReviewDecision) -> ReviewRecordResult:
-        """A compliance reviewer releases or blocks the held lead."""
-        engine = await self._ready()
-        review = self._state.review
-        assert review is not None
-        engine.decide_review(decision, workflow.now())
-        result = await self._review_activity(CLOSE_REVIEW, review, decision)
-        if self._routing:  # a request held back by the review goes on to its queue
-            await self._dispatch_routes(engine)
-        return result
+    async def _do_what_is_due(self, engine: LeadEngine) -> None:
+        """A pause that ends, a review that is late, tasks past their SLA, a touch."""
+        now = workflow.now()
+        engine.resume_if_due(now)
+        if engine.escalate_overdue_review(now):
+            await self._record_review(escalated=True)
+        if self._routing:
+            await self._escalate_breaches(engine)
+        if self._state.next_touch_at is not None and self._state.next_touch_at <= now:
+            await self._touch(await self._load_program())
 
-    @decide_review.validator
-    def _validate_decide_review(self, decision: ReviewDecision) -> None:
-        review = self._state.review
-        if review is None or review.review_id != decision.review_id:
-            raise ValueError(f"review {decision.review_id} is not open for this lead")
+    # -- compliance review -----------------------------------------------------------------
 
     async def _record_review(self, escalated: bool = False) -> None:
         """Write the open review item for reviewers (once, and again when it escalates)."""
@@ -210,98 +293,53 @@ class LeadWorkflow:
         if review is None or (review.recorded and not escalated):
             return
         review.recorded = True
-        await self._review_activity(OPEN_REVIEW, review, None)
+        await _execute(ReviewActivities.open_review, self._review_record(review, None))
 
-    async def _review_activity(
-        self, name: str, review: Review, decision: ReviewDecision | None
-    ) -> ReviewRecordResult:
-        return await _call(
-            name,
-            ReviewRecordInput(
-                lead_id=self._state.lead_id,
-                review_id=review.review_id,
-                reason=review.reason,
-                trigger=review.trigger,
-                opened_at=review.opened_at,
-                due_at=review.due_at,
-                escalated=review.escalated,
-                decision=decision,
-            ),
-            ReviewRecordResult,
+    def _review_record(self, review: Review, decision: ReviewDecision | None) -> ReviewRecordInput:
+        return ReviewRecordInput(
+            lead_id=self._state.lead_id,
+            review_id=review.review_id,
+            reason=review.reason,
+            trigger=review.trigger,
+            opened_at=review.opened_at,
+            due_at=review.due_at,
+            escalated=review.escalated,
+            decision=decision,
         )
 
     # -- routing and handoff ---------------------------------------------------------------
-
-    @workflow.update
-    async def act_on_task(self, action: TaskAction) -> TaskActionResult:
-        """Sales (or the owning team) accept, reject with a reason, or close a task."""
-        engine = await self._ready()
-        # A task the worker has just written may not be in the state yet: let it land first.
-        await workflow.wait_condition(
-            lambda: not self._state.route_orders and not self._dispatching.locked()
-        )
-        refusal = task_refusal(self._state, action)
-        if refusal:
-            raise ApplicationError(refusal, type="TaskNotOpen")
-        status = engine.handoff.act(action, workflow.now())
-        engine.handoff.updates.append(
-            TaskUpdateInput(
-                task_id=action.task_id,
-                status=status,
-                actor=action.actor,
-                reason=action.reason.value if action.reason else action.outcome,
-                note=action.note,
-            )
-        )
-        await self._dispatch_routes(engine)
-        return TaskActionResult(
-            task_id=action.task_id, status=status, stage=self._state.stage, track=self._state.track
-        )
-
-    @act_on_task.validator
-    def _validate_act_on_task(self, action: TaskAction) -> None:
-        landing = bool(self._state.route_orders) or self._dispatching.locked()
-        refused = task_refusal(self._state, action)
-        if refused and not landing:
-            raise ValueError(refused)
 
     async def _dispatch_routes(self, engine: LeadEngine) -> None:
         """Turn routing decisions into CRM tasks (enriching first where a territory is
         missing), then write task status changes."""
         async with self._dispatching:
-            await self._dispatch_locked(engine)
+            desk = engine.handoff
+            while self._state.route_orders:
+                order = self._state.route_orders[0]
+                if order.needs_enrichment:
+                    enriched = await self._enrich()
+                    desk.record_enrichment(order, enriched, workflow.now())
+                    continue
+                result = await self._create_task(desk.task_input(order, workflow.now()))
+                desk.record_task_created(order, result, workflow.now())
+            await self._write_task_updates(engine)
 
-    async def _dispatch_locked(self, engine: LeadEngine) -> None:
-        desk = engine.handoff
-        while self._state.route_orders:
-            order = self._state.route_orders[0]
-            if order.needs_enrichment:
-                facts = self._state.facts
-                enriched = await _call(
-                    ENRICH_FACTS,
-                    EnrichFactsInput(
-                        lead_id=self._state.lead_id,
-                        country=facts.country,
-                        postal_code=facts.postal_code,
-                        role=facts.role,
-                        specialty=facts.specialty,
-                        org_type=facts.org_type,
-                    ),
-                    EnrichFactsResult,
-                )
-                desk.enriched(order, enriched, workflow.now())
-                continue
-            task = desk.task_input(order, workflow.now())
-            result = await self._create_task(task)
-            desk.task_created(order, result, workflow.now())
-        await self._flush_task_updates(engine)
+    async def _enrich(self) -> EnrichFactsResult:
+        facts = self._state.facts
+        return await _execute(
+            CrmActivities.enrich_facts,
+            EnrichFactsInput(
+                lead_id=self._state.lead_id,
+                country=facts.country,
+                postal_code=facts.postal_code,
+                role=facts.role,
+                specialty=facts.specialty,
+                org_type=facts.org_type,
+            ),
+        )
 
     async def _create_task(self, task: CrmTaskInput) -> CrmTaskResult:
-        result = await _call(
-            CREATE_CRM_TASK,
-            task,
-            CrmTaskResult,
-        )
+        result = await _execute(CrmActivities.create_crm_task, task)
         if result.webhook:
             # Its own workflow retries the delivery with backoff; the lead does not wait. Its
             # id is the task's, so a task is never delivered by two workflows.
@@ -314,124 +352,41 @@ class LeadWorkflow:
                 )
         return result
 
-    async def _flush_task_updates(self, engine: LeadEngine) -> None:
-        updates, engine.handoff.updates = engine.handoff.updates, []
-        for update in updates:
-            await _call(
-                UPDATE_CRM_TASK,
-                update,
-            )
+    async def _write_task_updates(self, engine: LeadEngine) -> None:
+        for update in engine.handoff.take_task_updates():
+            await _execute(CrmActivities.update_crm_task, update)
 
     async def _escalate_breaches(self, engine: LeadEngine) -> None:
         """An SLA breach moves the task to the escalation queue (ops review the second time)
         and tells the queue's manager; the activity does both."""
         async with self._dispatching:
-            breached: list[tuple[OpenTask, RouteOrder]] = engine.handoff.breaches(workflow.now())
-            for old, order in breached:
-                task = engine.handoff.task_input(order, workflow.now(), escalated_from=old)
+            desk = engine.handoff
+            for old, order in desk.record_breaches(workflow.now()):
+                task = desk.task_input(order, workflow.now(), escalated_from=old)
                 result = await self._create_task(task)
-                engine.handoff.escalated(old, order, result, workflow.now())
-            await self._flush_task_updates(engine)
+                desk.record_escalation(old, order, result, workflow.now())
+            await self._write_task_updates(engine)
 
-    async def _ready(self) -> LeadEngine:
-        await workflow.wait_condition(lambda: self._engine is not None)
-        assert self._engine is not None
-        return self._engine
-
-    async def _load_program(self) -> LeadEngine:
-        """Load the program in force; a new version applies from this decision on."""
-        try:
-            loaded = await workflow.execute_activity(
-                LOAD_PROGRAM,
-                LoadProgramInput(
-                    have_fingerprint=self._state.program_fingerprint if self._engine else None
-                ),
-                result_type=ProgramInForce,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                # A lead with no program yet waits for a readable one; a running lead keeps
-                # its last good program when an edit breaks the file.
-                retry_policy=RELOAD_RETRY if self._engine else ACTIVITY_RETRY,
-            )
-        except ActivityError as err:
-            if self._engine is None:
-                raise
-            cause = str(err.cause) if err.cause else str(err)
-            self._engine.decide(
-                workflow.now(),
-                "timer:touch",
-                "program.rejected",
-                f"kept the last good program: {cause}",
-            )
-            return self._engine
-        self._search_attributes = loaded.search_attributes
-        if loaded.rejected and self._engine is not None:
-            self._engine.decide(
-                workflow.now(),
-                "timer:touch",
-                "program.rejected",
-                f"kept the last good program: {loaded.rejected}",
-            )
-        if loaded.program is None:  # unchanged
-            assert self._engine is not None
-            return self._engine
-        previous = self._state.program_version
-        self._state.program_version = loaded.program.version
-        self._state.program_fingerprint = loaded.fingerprint
-        if self._engine is None:
-            self._engine = LeadEngine(self._state, loaded.program)
-            self._engine.routing_enabled = self._routing
-        else:
-            self._engine.program = loaded.program
-        if previous is not None and previous != loaded.program.version:
-            now = workflow.now()
-            update = f"program {previous} -> {loaded.program.version}"
-            self._engine.decide(now, "timer:touch", "program.updated", update)
-            self._engine.replan(now, "program.updated")
-        return self._engine
-
-    async def _sleep_until_due(self, engine: LeadEngine) -> None:
-        """Sleep until events arrive or the next touch, pause end or review deadline. One
-        timer serves until that time moves, so a stream of events does not start and cancel
-        a timer each."""
-        wake_at = engine.wake_at()
-        if wake_at != self._timer_for:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer, self._timer_for = None, wake_at
-            if wake_at is not None:
-                delay = max(wake_at - workflow.now(), timedelta(0))
-                self._timer = asyncio.ensure_future(asyncio.sleep(delay.total_seconds()))
-        timer = self._timer
-        await workflow.wait_condition(
-            lambda: (
-                bool(self._inbox)
-                or (timer is not None and timer.done())
-                or engine.wake_at() != wake_at
-                or self._search_attributes_stale()
-                or self._history_is_long()
-            )
-        )
-        if timer is not None and timer.done():
-            self._timer, self._timer_for = None, None
-
-    async def _drain_inbox(self, engine: LeadEngine) -> None:
-        """Apply queued events in order, INBOX_CHUNK per activation."""
-        while self._inbox:
-            chunk, self._inbox = self._inbox[:INBOX_CHUNK], self._inbox[INBOX_CHUNK:]
-            for event in chunk:
-                await self._apply(event)
-            if self._inbox:
-                await workflow.sleep(CHUNK_PAUSE)  # ends this activation: the rest comes next
+    # -- touches ---------------------------------------------------------------------------
 
     async def _touch(self, engine: LeadEngine) -> None:
         order = engine.begin_touch(workflow.now())
         if order is None:
             return
+        result = await self._send(order)
+        engine.finish_touch(order, result, workflow.now())
+
+    async def _send(self, order: TouchOrder) -> SendTouchResult:
         try:
-            result = await workflow.execute_activity(
-                SEND_TOUCH,
-                self._send_input(order),
-                result_type=SendTouchResult,
+            return await workflow.execute_activity_method(
+                MessagingActivities.send_touch,
+                SendTouchInput(
+                    lead_id=self._state.lead_id,
+                    touch_id=order.touch_id,
+                    asset_id=order.asset_id,
+                    trigger=f"timer:touch track={order.track}",
+                    program_version=self._state.program_version or "",
+                ),
                 start_to_close_timeout=SEND_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=SEND_GIVE_UP_AFTER,
                 retry_policy=SEND_RETRY,
@@ -440,48 +395,25 @@ class LeadWorkflow:
             # Refused for good, or the mail server unreachable for too long: this touch is not
             # sent, the lead carries on (and can continue as new) rather than retry forever.
             cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
-            result = SendTouchResult(
+            return SendTouchResult(
                 status="blocked", asset_id=order.asset_id, reason=f"send failed: {cause}"
             )
-        engine.finish_touch(order, result, workflow.now())
 
-    def _send_input(self, order: TouchOrder) -> SendTouchInput:
-        return SendTouchInput(
-            lead_id=self._state.lead_id,
-            touch_id=order.touch_id,
-            asset_id=order.asset_id,
-            trigger=f"timer:touch track={order.track}",
-            program_version=self._state.program_version or "",
-        )
-
-    def _search_values(self) -> tuple[str, str, str, int]:
-        state = self._state
-        score = state.score.fit + int(state.score.engagement)
-        return (state.stage.value, state.track or "", state.owner_queue or "", score)
+    # -- search attributes -----------------------------------------------------------------
 
     def _search_attributes_stale(self) -> bool:
-        """Stage, track or queue changed, or the score moved by SCORE_STEP or more."""
         if not self._search_attributes:
             return False
-        if self._published is None:
-            return True
-        values = self._search_values()
-        return (
-            values[:3] != self._published[:3] or abs(values[3] - self._published[3]) >= SCORE_STEP
-        )
+        current = LeadSearchValues.of(self._state)
+        return self._published is None or current.differs_enough_from(self._published)
 
     def _publish_search_attributes(self) -> None:
         if not self._search_attributes_stale():
             return
-        values = self._published = self._search_values()
-        workflow.upsert_search_attributes(
-            [
-                LEAD_STAGE.value_set(values[0]),
-                LEAD_TRACK.value_set(values[1]),
-                LEAD_QUEUE.value_set(values[2]),
-                LEAD_SCORE.value_set(values[3]),
-            ]
-        )
+        self._published = LeadSearchValues.of(self._state)
+        workflow.upsert_search_attributes(self._published.updates())
+
+    # -- long life -------------------------------------------------------------------------
 
     def _history_is_long(self) -> bool:
         info = workflow.info()
@@ -492,28 +424,29 @@ class LeadWorkflow:
         """Archive this run's decisions and carry the state, and the events still queued, to
         a new run (so a burst does not keep one run growing)."""
         await workflow.wait_condition(workflow.all_handlers_finished)
+        archived = await self._archive_decisions()
+        while len(self._inbox) > CARRY_LIMIT:  # keep the carried payload small
+            await self._apply_next_chunk()
+            await workflow.sleep(CHUNK_PAUSE)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        state = self._state
+        carried = state.model_copy(update={"runs": state.runs + 1})
+        carried.decisions = [d for d in state.decisions if d.seq not in archived]
+        workflow.continue_as_new(
+            LeadWorkflowInput(lead_id=state.lead_id, state=carried, pending=self._inbox)
+        )
+
+    async def _archive_decisions(self) -> set[int]:
+        """Write this run's decisions to the database, ARCHIVE_CHUNK per payload; their seqs."""
         state = self._state
         batch = list(state.decisions)
-        for start in range(0, len(batch), ARCHIVE_CHUNK):  # keeps each payload small
-            await _call(
-                ARCHIVE_DECISIONS,
+        for start in range(0, len(batch), ARCHIVE_CHUNK):
+            await _execute(
+                DecisionArchive.archive_decisions,
                 ArchiveDecisionsInput(
                     lead_id=state.lead_id,
                     chain=state.chain,
                     decisions=batch[start : start + ARCHIVE_CHUNK],
                 ),
-                ArchiveDecisionsResult,
             )
-        assert self._engine is not None
-        while len(self._inbox) > CARRY_LIMIT:  # keep the carried payload small
-            chunk, self._inbox = self._inbox[:INBOX_CHUNK], self._inbox[INBOX_CHUNK:]
-            for event in chunk:
-                await self._apply(event)
-            await workflow.sleep(CHUNK_PAUSE)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        carried = state.model_copy(update={"runs": state.runs + 1})
-        archived = {d.seq for d in batch}
-        carried.decisions = [d for d in state.decisions if d.seq not in archived]
-        workflow.continue_as_new(
-            LeadWorkflowInput(lead_id=state.lead_id, state=carried, pending=self._inbox)
-        )
+        return {d.seq for d in batch}

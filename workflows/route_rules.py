@@ -68,7 +68,8 @@ def high_value(routing: Routing, facts: LeadFacts) -> bool:
 
 
 def sample_problems(facts: LeadFacts, properties: dict[str, Any]) -> list[str]:
-    """Why a sample request cannot go to fulfilment yet (DOMAIN 22); empty when it can."""
+    """Why a sample request cannot go to fulfilment yet (it needs a valid NPI and a signed
+    written request); empty when it can."""
     problems = []
     if not facts.npi_valid:
         problems.append("no valid NPI on record")

@@ -8,13 +8,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from models.lead_state import (
-        ESCALATE_CASE,
-        FORWARD_CASE,
-        CaseActionInput,
-        CaseActionResult,
-        SafetyCaseInput,
-    )
+    from activities.drug_safety import SafetyActivities
+    from models.lead_state import CaseActionInput, CaseActionResult, SafetyCaseInput
 
 FORWARD_ATTEMPT = timedelta(minutes=1)
 FORWARD_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
@@ -25,10 +20,9 @@ class SafetyCaseWorkflow:
     @workflow.run
     async def run(self, case: SafetyCaseInput) -> CaseActionResult:
         request = CaseActionInput(case_ref=case.case_ref)
-        forwarding = workflow.start_activity(
-            FORWARD_CASE,
+        forwarding = workflow.start_activity_method(
+            SafetyActivities.forward_case,
             request,
-            result_type=CaseActionResult,
             start_to_close_timeout=FORWARD_ATTEMPT,
             retry_policy=FORWARD_RETRY,
         )
@@ -36,11 +30,10 @@ class SafetyCaseWorkflow:
         try:
             await workflow.wait_condition(forwarding.done, timeout=time_left)
         except TimeoutError:
-            # Late: tell the escalation mailbox now, and keep trying to forward (DOMAIN 2).
-            await workflow.execute_activity(
-                ESCALATE_CASE,
+            # Late: tell the escalation mailbox now, and keep trying to forward (never dropped).
+            await workflow.execute_activity_method(
+                SafetyActivities.escalate_case,
                 request,
-                result_type=CaseActionResult,
                 start_to_close_timeout=FORWARD_ATTEMPT,
                 retry_policy=FORWARD_RETRY,
             )

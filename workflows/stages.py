@@ -1,4 +1,4 @@
-"""The lifecycle state machine (DESIGN §3, DOMAIN 23): every allowed move, and nothing else."""
+"""The lifecycle state machine: every allowed move, and nothing else (a refused move is logged)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,11 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from models.routing import DELIVER_CRM_WEBHOOK, WebhookInput
+    from activities.crm import CrmActivities
+    from models.routing import WebhookInput
 
+WEBHOOK_ATTEMPT_TIMEOUT = timedelta(seconds=30)
+WEBHOOK_GIVE_UP_AFTER = timedelta(days=1)
 WEBHOOK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -25,10 +28,10 @@ WEBHOOK_RETRY = RetryPolicy(
 class CrmWebhookWorkflow:
     @workflow.run
     async def run(self, request: WebhookInput) -> None:
-        await workflow.execute_activity(
-            DELIVER_CRM_WEBHOOK,
+        await workflow.execute_activity_method(
+            CrmActivities.deliver_crm_webhook,
             request,
-            start_to_close_timeout=timedelta(seconds=30),
-            schedule_to_close_timeout=timedelta(days=1),
+            start_to_close_timeout=WEBHOOK_ATTEMPT_TIMEOUT,
+            schedule_to_close_timeout=WEBHOOK_GIVE_UP_AFTER,
             retry_policy=WEBHOOK_RETRY,
         )
