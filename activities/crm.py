@@ -23,8 +23,9 @@ from activities.messaging import SmtpTarget, send_notice
 from leadflow_domain.business_hours import add_business_time
 from leadflow_domain.crm_context import task_context
 from leadflow_domain.enrichment import enrich
+from models.compliance_rules import ConsentRules
 from models.events import LeadProfile
-from models.program import ConsentRules, ProgramError, load_program
+from models.program import ProgramError, load_program
 from models.queries import task_view
 from models.routing import (
     BusinessHours,

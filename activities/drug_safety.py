@@ -12,8 +12,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.messaging import SmtpTarget, send_notice
+from models.compliance_rules import SafetyContacts
 from models.lead_state import CaseActionInput, CaseActionResult
-from models.program import SafetyContacts, load_program
+from models.program import load_program
 from models.tables import ScreeningCase, utcnow
 
 log = structlog.get_logger(__name__)

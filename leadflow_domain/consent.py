@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from models.compliance_rules import ConsentRules
 from models.events import EventType, LeadEventIn
-from models.program import ConsentRules
 from models.tables import ConsentRecord, Suppression, utcnow
 
 # Least to most permissive: record statuses, and the effective states derived from them.

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models.program import Asset, AssetStatus, Program
+from models.assets import Asset, AssetStatus
+from models.program import Program
 from models.tables import AssetRecord, utcnow
 
 REQUIRED_METADATA = (

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from leadflow_domain.consent import consent_records, effective_consent
 from leadflow_domain.content import current_asset
-from models.program import ConsentRules
+from models.compliance_rules import ConsentRules
 from models.routing import CrmTaskInput
 from models.tables import AssetRecord, Lead, OutboxMessage, utcnow
 

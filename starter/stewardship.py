@@ -29,7 +29,7 @@ from leadflow_domain.consent import (
     consent_records,
     effective_consent,
 )
-from models.program import ConsentRules
+from models.compliance_rules import ConsentRules
 from models.tables import ConsentRecord, IdentityReview, Lead, LeadMerge, utcnow
 from starter.identity import refresh_match_keys, survivor
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from leadflow_domain.consent import consent_record_for, effective_consent
+from models.compliance_rules import ConsentRules
 from models.events import LeadEventIn
-from models.program import ConsentRules
 from models.tables import ConsentRecord
 from tests.factories import event_payload
 

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from models.program import AssetStatus, ProgramError, load_program
+from models.assets import AssetStatus
+from models.program import ProgramError, load_program
 from starter.settings import SAMPLE_PROGRAM
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from models.events import LeadEvent, LeadFacts
 from models.lead_state import Engagement, EngagementCarry, LeadState, Stage, TouchRecord
-from models.program import Cadence, Cap, QuietHours, load_program
+from models.nurture import Cadence, Cap, QuietHours
+from models.program import load_program
 from starter.settings import SAMPLE_PROGRAM
 from workflows import cadence, scoring, stages, tracks
 from workflows.engine import LeadEngine

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from models.lead_state import LeadState
-from models.program import Cadence, Cap
+from models.nurture import Cadence, Cap
 
 SATURDAY = 5
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from models.events import LeadFacts
 from models.lead_state import Engagement, EngagementCarry, Score, ScoreItem
-from models.program import Scoring
+from models.scoring_weights import Scoring
 
 # Engagement kept item by item for the breakdown; older items are folded into the carry.
 ENGAGEMENTS_KEPT = 100

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from models.events import LeadEvent, LeadFacts
 from models.lead_state import LeadState
-from models.program import Program, TrackRule, When
+from models.nurture import TrackRule, When
+from models.program import Program
 from workflows.scoring import norm
 
 

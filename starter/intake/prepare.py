@@ -17,9 +17,10 @@ from leadflow_domain.consent import append_consent, consent_record_for, suppress
 from leadflow_domain.enrichment import EnrichmentResult, enrich, npi_is_valid
 from leadflow_domain.free_text_screen import free_text_fields, redact, screen
 from leadflow_domain.safety_cases import open_case
+from models.compliance_rules import ConsentRules
 from models.events import EventType, LeadEvent, LeadEventIn, LeadFacts, LeadProfile
 from models.lead_state import SafetyCaseInput
-from models.program import ConsentRules, Program
+from models.program import Program
 from models.reference import ReferenceData
 from models.screening import Screening
 from models.tables import ConsentRecord, Lead, ReceivedEvent, ScreeningCase, utcnow
