@@ -199,29 +199,12 @@ def decide_identity_review(
         IdentityReviewNotOpen: it was already decided.
     """
     now = utcnow()
+    status = "merged" if decision.decision == "merge" else "distinct"
     with Session(db) as session:
         review = session.get(IdentityReview, decision.review_id)
         if review is None:
             raise UnknownIdentityReview(decision.review_id)
-        status = "merged" if decision.decision == "merge" else "distinct"
-        claimed = session.execute(
-            sa.update(IdentityReview)
-            .where(
-                col(IdentityReview.review_id) == decision.review_id,
-                col(IdentityReview.status) == "open",
-            )
-            .values(
-                status=status,
-                decided_by=decision.steward,
-                actor=decision.actor,
-                decided_at=now,
-                note=decision.note,
-            )
-        )
-        if not claimed.rowcount:  # type: ignore[attr-defined]
-            session.rollback()
-            session.refresh(review)
-            raise IdentityReviewNotOpen(decision.review_id, review.status)
+        _claim(session, review, decision, status, now)
         merge = _merge(session, review, decision, rules, now) if status == "merged" else None
         session.commit()
         log.info(
@@ -243,6 +226,34 @@ def decide_identity_review(
             merged_lead_id=merge.merged_lead_id if merge else None,
             moved=MergeMoves.model_validate_json(merge.moved) if merge else None,
         )
+
+
+def _claim(
+    session: Session,
+    review: IdentityReview,
+    decision: StewardDecision,
+    status: str,
+    now: datetime,
+) -> None:
+    """Decide the review only if it is still open (two stewards cannot both decide it)."""
+    claimed = session.execute(
+        sa.update(IdentityReview)
+        .where(
+            col(IdentityReview.review_id) == decision.review_id,
+            col(IdentityReview.status) == "open",
+        )
+        .values(
+            status=status,
+            decided_by=decision.steward,
+            actor=decision.actor,
+            decided_at=now,
+            note=decision.note,
+        )
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        session.rollback()
+        session.refresh(review)
+        raise IdentityReviewNotOpen(decision.review_id, review.status)
 
 
 # --- Merging ---------------------------------------------------------------------------------
