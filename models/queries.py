@@ -10,31 +10,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.lead_state import Decision
-from models.tables import ComplianceReview, CrmTask, DecisionLogEntry
+from models.tables import ComplianceReview, CrmTask, CrmTaskPublic, DecisionLogEntry
 
 
 def task_view(task: CrmTask) -> dict[str, Any]:
     """A task as the API, the CLI and the webhook show it."""
-    return {
-        "task_id": task.task_id,
-        "lead_id": task.lead_id,
-        "queue": task.queue,
-        "kind": task.kind,
-        "status": task.status,
-        "rule_id": task.rule_id,
-        "rank": task.rank,
-        "reason": task.reason,
-        "request": task.request,
-        "program_version": task.program_version,
-        "created_at": task.created_at.isoformat(),
-        "due_at": task.due_at.isoformat() if task.due_at else None,
-        "updated_at": task.updated_at.isoformat() if task.updated_at else None,
-        "actor": task.actor,
-        "resolution": task.resolution,
-        "note": task.note,
-        "escalated_from": task.escalated_from,
-        "context": json.loads(task.context),
-    }
+    return CrmTaskPublic.model_validate(task).model_dump(mode="json")
 
 
 def list_tasks(

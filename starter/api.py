@@ -31,9 +31,9 @@ from models.lead_state import (
     lead_workflow_id,
 )
 from models.program import load_program
-from models.queries import list_reviews, list_tasks, task_summary, task_view
+from models.queries import list_reviews, list_tasks, task_summary
 from models.routing import RejectReason, TaskAction, TaskActionResult
-from models.tables import ComplianceReview, OutboxMessage, OutboxMessagePublic
+from models.tables import ComplianceReviewPublic, CrmTaskPublic, OutboxMessage, OutboxMessagePublic
 from starter.audit import AuditTrail, as_csv, audit_trail, complete_decisions
 from starter.auth import KeyHolder, KeyRing
 from starter.erasure import UnknownLead, erase_lead
@@ -234,13 +234,14 @@ def _routes() -> Any:
     )
     def outbox(
         db: EngineDep, lead_id: Annotated[str | None, Query(max_length=40)] = None
-    ) -> list[OutboxMessage]:
+    ) -> list[OutboxMessagePublic]:
         """Messages sent, newest first, with asset id and version."""
         with Session(db) as session:
             query = select(OutboxMessage).order_by(OutboxMessage.id.desc())  # type: ignore[union-attr]
             if lead_id:
                 query = query.where(OutboxMessage.lead_id == lead_id)
-            return list(session.exec(query.limit(500)).all())
+            rows = session.exec(query.limit(500)).all()
+            return [OutboxMessagePublic.model_validate(row) for row in rows]
 
     @router.get(
         "/v1/leads",
@@ -364,16 +365,16 @@ def _routes() -> Any:
         "/v1/compliance/reviews",
         tags=["compliance"],
         dependencies=[require("compliance:act")],
-        response_model=list[ComplianceReview],
+        response_model=list[ComplianceReviewPublic],
     )
     def compliance_reviews(
         db: EngineDep,
         review_status: Annotated[
             str | None, Query(alias="status", pattern="^(open|escalated|released|blocked)$")
         ] = None,
-    ) -> list[ComplianceReview]:
+    ) -> list[ComplianceReviewPublic]:
         """Leads held for compliance review, oldest first."""
-        return list_reviews(db, review_status)
+        return [ComplianceReviewPublic.model_validate(r) for r in list_reviews(db, review_status)]
 
     @router.post(
         "/v1/compliance/reviews/{review_id}/decide",
@@ -412,10 +413,10 @@ def _routes() -> Any:
         ] = None,
         lead_id: Annotated[str | None, Query(max_length=40)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    ) -> list[dict[str, Any]]:
+    ) -> list[CrmTaskPublic]:
         """CRM tasks in the embedded CRM, newest first, with the context each team needs."""
         tasks = list_tasks(db, queue=queue, status=task_status, lead_id=lead_id, limit=limit)
-        return [task_view(t) for t in tasks]
+        return [CrmTaskPublic.model_validate(t) for t in tasks]
 
     @router.get("/v1/crm/summary", tags=["sales"], dependencies=[require("leads:read")])
     def crm_summary(db: EngineDep) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from sqlalchemy.engine import Engine
 
-from models.tables import IdentityReview
+from models.tables import IdentityReviewPublic
 from starter.auth import KeyHolder
 from starter.stewardship import (
     IdentityReviewNotOpen,
@@ -33,16 +33,17 @@ def identity_router() -> APIRouter:
     @router.get(
         "/reviews",
         dependencies=[require("leads:read")],
-        response_model=list[IdentityReview],
+        response_model=list[IdentityReviewPublic],
     )
     def identity_reviews(
         request: Request,
         review_status: Annotated[
             str | None, Query(alias="status", pattern="^(open|merged|distinct)$")
         ] = None,
-    ) -> list[IdentityReview]:
+    ) -> list[IdentityReviewPublic]:
         """Leads that may be one person, for a data steward; oldest first."""
-        return list_identity_reviews(_engine(request), review_status)
+        rows = list_identity_reviews(_engine(request), review_status)
+        return [IdentityReviewPublic.model_validate(row) for row in rows]
 
     @router.post("/reviews/{review_id}/decide", response_model=StewardDecisionResult)
     async def decide(
