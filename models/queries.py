@@ -1,4 +1,5 @@
-"""Read-only queries the API and the CLI show: CRM tasks, compliance reviews, archived decisions."""
+"""Read-only queries the API and the CLI show: CRM tasks, compliance reviews, the outbox,
+archived decisions."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.lead_state import Decision
-from models.tables import ComplianceReview, CrmTask, CrmTaskPublic, DecisionLogEntry
+from models.tables import ComplianceReview, CrmTask, CrmTaskPublic, DecisionLogEntry, OutboxMessage
 
 
 def task_view(task: CrmTask) -> dict[str, Any]:
@@ -62,6 +63,15 @@ def list_reviews(db: Engine, status: str | None) -> list[ComplianceReview]:
         if status:
             query = query.where(ComplianceReview.status == status)
         return list(session.exec(query).all())
+
+
+def list_outbox(db: Engine, lead_id: str | None = None, limit: int = 500) -> list[OutboxMessage]:
+    """Messages sent (or being sent), newest first."""
+    with Session(db) as session:
+        query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc())
+        if lead_id:
+            query = query.where(OutboxMessage.lead_id == lead_id)
+        return list(session.exec(query.limit(limit)).all())
 
 
 def review_lead(db: Engine, review_id: str) -> str | None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import field_serializer, field_validator
+from pydantic import PlainSerializer, field_validator
 from sqlmodel import Field, SQLModel
 
 
@@ -217,7 +217,7 @@ class ScreeningCase(SQLModel, table=True):
 
 
 class ComplianceReviewBase(SQLModel):
-    """A review item for compliance: why a lead is held, and who decided what."""
+    """A compliance review's fields, as stored and as shown."""
 
     review_id: str = Field(primary_key=True, max_length=80)
     lead_id: str = Field(index=True, max_length=40)
@@ -229,10 +229,12 @@ class ComplianceReviewBase(SQLModel):
     reviewer: str | None = Field(default=None, max_length=200)
     actor: str | None = Field(default=None, max_length=200)
     note: str | None = None
-    decided_at: datetime | None = None
+    decided_at: datetime | None
 
 
 class ComplianceReview(ComplianceReviewBase, table=True):
+    """A review item for compliance: why a lead is held, and who decided what."""
+
     __tablename__ = "compliance_review"
 
     opened_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
@@ -241,7 +243,7 @@ class ComplianceReview(ComplianceReviewBase, table=True):
 
 
 class ComplianceReviewPublic(ComplianceReviewBase):
-    pass
+    """A review item for compliance: why a lead is held, and who decided what."""
 
 
 class ApiKeyRecord(SQLModel, table=True):
@@ -265,6 +267,11 @@ class ReceivedEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=200)
     lead_id: str = Field(max_length=40)
     received_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+
+
+# Task times have always been shown as Python writes them (`+00:00`, not `Z`): webhook receivers
+# and scripts compare them as text.
+IsoDatetime = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
 
 
 class CrmTaskBase(SQLModel):
@@ -304,9 +311,9 @@ class CrmTask(CrmTaskBase, table=True):
 class CrmTaskPublic(CrmTaskBase):
     """A task as the API, the CLI and the CRM webhook show it: its context as JSON."""
 
-    created_at: datetime
-    due_at: datetime | None = None
-    updated_at: datetime | None = None
+    created_at: IsoDatetime
+    due_at: IsoDatetime | None = None
+    updated_at: IsoDatetime | None = None
     actor: str | None = None
     resolution: str | None = None
     note: str | None = None
@@ -317,12 +324,6 @@ class CrmTaskPublic(CrmTaskBase):
     @classmethod
     def _parse_context(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
-
-    # Task times have always been shown as Python writes them (`+00:00`, not `Z`): webhook
-    # receivers and scripts compare them as text.
-    @field_serializer("created_at", "due_at", "updated_at")
-    def _iso(self, value: datetime | None) -> str | None:
-        return value.isoformat() if value is not None else None
 
 
 class SegmentUser(SQLModel, table=True):
@@ -348,8 +349,7 @@ class SegmentUnmappedEvent(SQLModel, table=True):
 
 
 class IdentityReviewBase(SQLModel):
-    """Two leads that may be one person, for a data steward to merge or keep distinct (never
-    merged automatically): a weak match (name + institution) or identifiers that conflict."""
+    """An identity review's fields, as stored and as shown."""
 
     review_id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=20, description="weak_match | conflict")
@@ -361,11 +361,14 @@ class IdentityReviewBase(SQLModel):
     created_at: datetime
     decided_by: str | None = Field(default=None, max_length=200, description="the steward")
     actor: str | None = Field(default=None, max_length=200, description="the acting API key")
-    decided_at: datetime | None = None
+    decided_at: datetime | None
     note: str | None = None
 
 
 class IdentityReview(IdentityReviewBase, table=True):
+    """Two leads that may be one person, for a data steward to merge or keep distinct (never
+    merged automatically): a weak match (name + institution) or identifiers that conflict."""
+
     __tablename__ = "identity_review"
 
     created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
@@ -373,7 +376,8 @@ class IdentityReview(IdentityReviewBase, table=True):
 
 
 class IdentityReviewPublic(IdentityReviewBase):
-    pass
+    """Two leads that may be one person, for a data steward to merge or keep distinct (never
+    merged automatically): a weak match (name + institution) or identifiers that conflict."""
 
 
 class LeadMerge(SQLModel, table=True):
