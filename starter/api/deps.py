@@ -20,22 +20,27 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 async def get_client(request: Request) -> Client:
+    """The Temporal client."""
     return request.app.state.client  # type: ignore[no-any-return]
 
 
 async def get_db(request: Request) -> Engine:
+    """The Leadflow database."""
     return request.app.state.db  # type: ignore[no-any-return]
 
 
 async def get_settings(request: Request) -> Settings:
+    """The app's settings."""
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
 async def get_program(request: Request) -> Program:
+    """The program the app was started with."""
     return request.app.state.program  # type: ignore[no-any-return]
 
 
 async def get_keyring(request: Request) -> KeyRing:
+    """The bootstrap API keys (stored keys are looked up in the database)."""
     return request.app.state.keyring  # type: ignore[no-any-return]
 
 

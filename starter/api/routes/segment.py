@@ -50,6 +50,7 @@ class Receiver:
 
 
 async def get_receiver(keyring: KeyRingDep, intake: IntakeDep, program: ProgramDep) -> Receiver:
+    """What a Segment call needs, from the app's dependencies."""
     return Receiver(keyring, intake, program.segment)
 
 
