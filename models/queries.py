@@ -1,4 +1,5 @@
-"""Read-only queries the API and the CLI show: CRM tasks, compliance reviews, archived decisions."""
+"""Read-only queries the API and the CLI show: CRM tasks, compliance reviews, the outbox,
+archived decisions."""
 
 from __future__ import annotations
 
@@ -10,31 +11,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from models.lead_state import Decision
-from models.tables import ComplianceReview, CrmTask, DecisionLogEntry
+from models.tables import ComplianceReview, CrmTask, CrmTaskPublic, DecisionLogEntry, OutboxMessage
 
 
 def task_view(task: CrmTask) -> dict[str, Any]:
     """A task as the API, the CLI and the webhook show it."""
-    return {
-        "task_id": task.task_id,
-        "lead_id": task.lead_id,
-        "queue": task.queue,
-        "kind": task.kind,
-        "status": task.status,
-        "rule_id": task.rule_id,
-        "rank": task.rank,
-        "reason": task.reason,
-        "request": task.request,
-        "program_version": task.program_version,
-        "created_at": task.created_at.isoformat(),
-        "due_at": task.due_at.isoformat() if task.due_at else None,
-        "updated_at": task.updated_at.isoformat() if task.updated_at else None,
-        "actor": task.actor,
-        "resolution": task.resolution,
-        "note": task.note,
-        "escalated_from": task.escalated_from,
-        "context": json.loads(task.context),
-    }
+    return CrmTaskPublic.model_validate(task).model_dump(mode="json")
 
 
 def list_tasks(
@@ -81,6 +63,15 @@ def list_reviews(db: Engine, status: str | None) -> list[ComplianceReview]:
         if status:
             query = query.where(ComplianceReview.status == status)
         return list(session.exec(query).all())
+
+
+def list_outbox(db: Engine, lead_id: str | None = None, limit: int = 500) -> list[OutboxMessage]:
+    """Messages sent (or being sent), newest first."""
+    with Session(db) as session:
+        query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc())
+        if lead_id:
+            query = query.where(OutboxMessage.lead_id == lead_id)
+        return list(session.exec(query.limit(limit)).all())
 
 
 def review_lead(db: Engine, review_id: str) -> str | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import PlainSerializer, field_validator
 from sqlmodel import Field, SQLModel
 
 
@@ -213,22 +216,34 @@ class ScreeningCase(SQLModel, table=True):
     escalated_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
 
 
-class ComplianceReview(SQLModel, table=True):
-    """A review item for compliance: why a lead is held, and who decided what."""
-
-    __tablename__ = "compliance_review"
+class ComplianceReviewBase(SQLModel):
+    """A compliance review's fields, as stored and as shown."""
 
     review_id: str = Field(primary_key=True, max_length=80)
     lead_id: str = Field(index=True, max_length=40)
     reason: str
     trigger: str = Field(max_length=250)
     status: str = Field(max_length=20, description="open | escalated | released | blocked")
-    opened_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
-    due_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    opened_at: datetime
+    due_at: datetime
     reviewer: str | None = Field(default=None, max_length=200)
     actor: str | None = Field(default=None, max_length=200)
     note: str | None = None
+    decided_at: datetime | None
+
+
+class ComplianceReview(ComplianceReviewBase, table=True):
+    """A review item for compliance: why a lead is held, and who decided what."""
+
+    __tablename__ = "compliance_review"
+
+    opened_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    due_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
     decided_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class ComplianceReviewPublic(ComplianceReviewBase):
+    """A review item for compliance: why a lead is held, and who decided what."""
 
 
 class ApiKeyRecord(SQLModel, table=True):
@@ -254,14 +269,13 @@ class ReceivedEvent(SQLModel, table=True):
     received_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
 
 
-class CrmTask(SQLModel, table=True):
-    """A task in the embedded CRM: a lead handed to a queue, with the context the team needs.
+# Task times have always been shown as Python writes them (`+00:00`, not `Z`): webhook receivers
+# and scripts compare them as text.
+IsoDatetime = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
 
-    Created once per task id (a retried handoff finds the row it made); status changes are
-    written as the lead's workflow applies them, with the acting key's name.
-    """
 
-    __tablename__ = "crm_task"
+class CrmTaskBase(SQLModel):
+    """A task in the embedded CRM: a lead handed to a queue, with the context the team needs."""
 
     task_id: str = Field(primary_key=True, max_length=80)
     lead_id: str = Field(index=True, max_length=40)
@@ -275,6 +289,14 @@ class CrmTask(SQLModel, table=True):
     reason: str = Field(max_length=500)
     request: str | None = Field(default=None, max_length=40)
     program_version: str = Field(max_length=40)
+
+
+class CrmTask(CrmTaskBase, table=True):
+    """Created once per task id (a retried handoff finds the row it made); status changes are
+    written as the lead's workflow applies them, with the acting key's name."""
+
+    __tablename__ = "crm_task"
+
     context: str = Field(description="JSON: identifiers, why, scores, activity, consent, ...")
     created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
     due_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
@@ -284,6 +306,24 @@ class CrmTask(SQLModel, table=True):
     note: str | None = None
     escalated_from: str | None = Field(default=None, max_length=80)
     webhook_delivered_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class CrmTaskPublic(CrmTaskBase):
+    """A task as the API, the CLI and the CRM webhook show it: its context as JSON."""
+
+    created_at: IsoDatetime
+    due_at: IsoDatetime | None = None
+    updated_at: IsoDatetime | None = None
+    actor: str | None = None
+    resolution: str | None = None
+    note: str | None = None
+    escalated_from: str | None = None
+    context: dict[str, Any]
+
+    @field_validator("context", mode="before")
+    @classmethod
+    def _parse_context(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class SegmentUser(SQLModel, table=True):
@@ -308,11 +348,8 @@ class SegmentUnmappedEvent(SQLModel, table=True):
     received_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
 
 
-class IdentityReview(SQLModel, table=True):
-    """Two leads that may be one person, for a data steward to merge or keep distinct (never
-    merged automatically): a weak match (name + institution) or identifiers that conflict."""
-
-    __tablename__ = "identity_review"
+class IdentityReviewBase(SQLModel):
+    """An identity review's fields, as stored and as shown."""
 
     review_id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=20, description="weak_match | conflict")
@@ -321,11 +358,26 @@ class IdentityReview(SQLModel, table=True):
     pair_key: str = Field(max_length=120, unique=True, description="one review per pair and kind")
     reason: str = Field(max_length=500)
     status: str = Field(index=True, max_length=20, description="open | merged | distinct")
-    created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    created_at: datetime
     decided_by: str | None = Field(default=None, max_length=200, description="the steward")
     actor: str | None = Field(default=None, max_length=200, description="the acting API key")
-    decided_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+    decided_at: datetime | None
     note: str | None = None
+
+
+class IdentityReview(IdentityReviewBase, table=True):
+    """Two leads that may be one person, for a data steward to merge or keep distinct (never
+    merged automatically): a weak match (name + institution) or identifiers that conflict."""
+
+    __tablename__ = "identity_review"
+
+    created_at: datetime = _timestamp(nullable=False)  # type: ignore[assignment]
+    decided_at: datetime | None = _timestamp(nullable=True)  # type: ignore[assignment]
+
+
+class IdentityReviewPublic(IdentityReviewBase):
+    """Two leads that may be one person, for a data steward to merge or keep distinct (never
+    merged automatically): a weak match (name + institution) or identifiers that conflict."""
 
 
 class LeadMerge(SQLModel, table=True):

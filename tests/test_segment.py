@@ -25,9 +25,8 @@ from models.segment_mapping import SegmentMapping
 from models.tables import SegmentUnmappedEvent
 from starter.api import create_app
 from starter.auth import KeyRing
-from starter.ports import free_port
-from starter.segment import (
-    MAX_BODY_BYTES,
+from starter.intake import MAX_BODY_BYTES
+from starter.intake.segment import (
     Converted,
     RequestRefused,
     Skipped,
@@ -35,6 +34,7 @@ from starter.segment import (
     decode_body,
     header_key,
 )
+from starter.ports import free_port
 from starter.settings import SAMPLE_PROGRAM, Settings
 from tests.conftest import DEADLINE_SECONDS, ProgramFactory, eventually, running_worker
 from tests.factories import npi_for
