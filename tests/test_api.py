@@ -21,8 +21,9 @@ from starter.auth import KeyRing
 from starter.cli import app as cli_app
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually, running_worker, wait_for_messages
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
+from tests.helpers.polling import eventually, wait_for_messages
+from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
 
 OPS_KEY = "test-ops-key"

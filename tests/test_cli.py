@@ -18,8 +18,9 @@ from typer.testing import CliRunner, Result
 from starter.cli import app
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey
+from tests.helpers.polling import eventually
+from tests.helpers.worker import running_worker
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from models.lead_state import ReviewDecision, Stage
 from models.queries import list_reviews
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey
+from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
 
 

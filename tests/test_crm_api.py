@@ -17,8 +17,9 @@ from starter.api import create_app
 from starter.auth import KeyRing
 from starter.cli import app as cli_app
 from starter.settings import Settings
-from tests.conftest import eventually, running_worker
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
+from tests.helpers.polling import eventually
+from tests.helpers.worker import running_worker
 
 OPS_KEY = "crm-ops-key"
 SALES_KEY = "crm-sales-key"

@@ -19,8 +19,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey
+from tests.helpers.polling import eventually
+from tests.helpers.worker import running_worker
 
 SECRET = "whsec-test-7f3a"
 

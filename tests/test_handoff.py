@@ -20,8 +20,10 @@ from models.routing import RejectReason, TaskAction, TaskActionResult
 from models.tables import CrmTask
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import ProgramFactory, eventually, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey
+from tests.helpers.polling import eventually
+from tests.helpers.programs import ProgramFactory
+from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
 
 CHICAGO = ZoneInfo("America/Chicago")  # the sample clinician's zone (ZIP 60611: US-MIDWEST)

@@ -21,7 +21,7 @@ from models.tables import ConsentRecord, IdentityReview, Lead, LeadMerge
 from starter.api import create_app
 from starter.auth import KeyRing
 from starter.settings import Settings
-from tests.factories import event_payload, npi_for
+from tests.helpers.factories import event_payload, npi_for
 
 OPS_KEY = "test-ops-key"
 READ_ONLY_KEY = "test-read-only-key"

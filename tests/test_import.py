@@ -29,8 +29,10 @@ from starter.csv_import import (
 )
 from starter.intake import EventPayloadError, Intake
 from starter.settings import Settings
-from tests.conftest import ProgramFactory, eventually, running_worker
-from tests.factories import npi_for
+from tests.helpers.factories import npi_for
+from tests.helpers.polling import eventually
+from tests.helpers.programs import ProgramFactory
+from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
 
 ANA = "a.rivera@northside-cardio.example"

@@ -19,8 +19,9 @@ from models.lead_state import Stage
 from models.program import Program, load_program
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import ProgramFactory, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey
+from tests.helpers.programs import ProgramFactory
+from tests.helpers.worker import running_worker
 
 NewJourney = Callable[..., Journey]
 

@@ -11,8 +11,10 @@ from models.lead_state import LeadState, Stage, lead_workflow_id
 from starter.intake import Intake
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import ProgramFactory, eventually, running_worker, wait_for_messages
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
+from tests.helpers.polling import eventually, wait_for_messages
+from tests.helpers.programs import ProgramFactory
+from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
 
 

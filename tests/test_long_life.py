@@ -14,9 +14,10 @@ from models.queries import archived_decisions
 from starter.intake import Intake
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import ProgramFactory, running_worker
-from tests.factories import event_payload
-from tests.journey import Journey
+from tests.helpers.factories import event_payload
+from tests.helpers.journey import Journey
+from tests.helpers.programs import ProgramFactory
+from tests.helpers.worker import running_worker
 
 EVENTS = 150
 

@@ -23,8 +23,8 @@ from temporalio.worker import Replayer
 from models.routing import TaskAction
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey
+from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"

@@ -14,8 +14,9 @@ from models.program import load_program
 from models.tables import ScreeningCase
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey
+from tests.helpers.polling import eventually
+from tests.helpers.worker import running_worker
 
 PROGRAM = load_program(SAMPLE_PROGRAM)
 AE_COMMENT = "My patient, 71, got really dizzy and fainted after starting Corvanta last week"

@@ -36,8 +36,10 @@ from starter.segment import (
     header_key,
 )
 from starter.settings import SAMPLE_PROGRAM, Settings
-from tests.conftest import DEADLINE_SECONDS, ProgramFactory, eventually, running_worker
-from tests.factories import npi_for
+from tests.helpers.factories import npi_for
+from tests.helpers.polling import DEADLINE_SECONDS, eventually
+from tests.helpers.programs import ProgramFactory
+from tests.helpers.worker import running_worker
 
 WRITE_KEY = "test-segment-write-key"
 READ_ONLY_KEY = "test-segment-read-only-key"

@@ -17,8 +17,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from starter.ports import free_port
-from tests.conftest import ProgramFactory
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
+from tests.helpers.programs import ProgramFactory
 
 pytestmark = pytest.mark.slow
 READY = "Leadflow is up: API "

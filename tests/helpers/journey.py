@@ -19,8 +19,8 @@ from models.program import load_program
 from starter.intake import Intake, IntakeRules
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually
-from tests.factories import CLINICIAN, npi_for
+from tests.helpers.factories import CLINICIAN, npi_for
+from tests.helpers.polling import eventually
 from workflows.lead import LeadWorkflow
 
 
