@@ -272,7 +272,7 @@ async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
 
 
 def test_the_example_mapping_fits_the_example_file() -> None:
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    examples = Path(__file__).resolve().parents[2] / "examples"
     plan = plan_import(
         examples / "downloads.csv", build_mapping(examples / "downloads-mapping.yaml")
     )

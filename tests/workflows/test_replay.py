@@ -3,7 +3,7 @@
 A change to LeadWorkflow that would break a running lead fails here. To record the histories
 again (after a deliberate, `workflow.patched`-guarded change), run:
 
-    LEADFLOW_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_replay.py -k record
+    LEADFLOW_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows/test_replay.py -k record
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.helpers.journey import Journey
 from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 RECORD = os.environ.get("LEADFLOW_RECORD_HISTORIES") == "1"
 
 
