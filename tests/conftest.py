@@ -9,12 +9,14 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
 from sqlalchemy.engine import Engine
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from models.db import connect_db, migrate
 from starter.ports import free_port
@@ -23,7 +25,9 @@ from starter.smtp_sink import SmtpSink
 from starter.temporal import SEARCH_ATTRIBUTES
 from tests.helpers.binaries import installed_binary
 from tests.helpers.databases import postgres_database
+from tests.helpers.journey import Journey, NewJourney
 from tests.helpers.programs import ProgramFactory, write_program
+from tests.helpers.worker import running_worker
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -55,6 +59,14 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+def env(request: pytest.FixtureRequest) -> WorkflowEnvironment:
+    """The test's Temporal environment: a time-skipping server of its own, or the shared dev
+    server for a test marked `devserver`."""
+    dev = request.node.get_closest_marker("devserver") is not None
+    return request.getfixturevalue("dev_env" if dev else "time_skipping_env")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -104,14 +116,80 @@ def make_program(tmp_path: Path) -> ProgramFactory:
 
 
 @pytest.fixture
-def settings(
-    tmp_path: Path, task_queue: str, smtp_server: SmtpSink, make_program: ProgramFactory
-) -> Settings:
+def program(request: pytest.FixtureRequest, make_program: ProgramFactory) -> Path:
+    """The program in the test's settings: a copy of the sample program with a PT2S first
+    touch, or what the test's `program` marker names: a file
+    (`@pytest.mark.program(SAMPLE_PROGRAM)`) or `make_program` arguments
+    (`@pytest.mark.program(first_touch_delay="P1D")`)."""
+    marker = request.node.get_closest_marker("program")
+    if marker is not None and marker.args:
+        return marker.args[0]  # type: ignore[no-any-return]
+    return make_program(**(marker.kwargs if marker is not None else {}))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, task_queue: str, smtp_server: SmtpSink, program: Path) -> Settings:
     return Settings(
         task_queue=task_queue,
         database_url=f"sqlite:///{tmp_path / 'leadflow.db'}",
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
-        program=make_program(),
+        program=program,
         data_dir=tmp_path / "data",
     )
+
+
+@pytest.fixture
+def worker_db(request: pytest.FixtureRequest) -> Engine:
+    """The database of the test's worker and leads: the test's `db` (SQLite and PostgreSQL) if
+    it uses one, else `sqlite_db`."""
+    return request.getfixturevalue("db" if "db" in request.fixturenames else "sqlite_db")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def worker(
+    env: WorkflowEnvironment, settings: Settings, worker_db: Engine
+) -> AsyncIterator[Worker]:
+    """The app's worker on the test's task queue, running for the whole test."""
+    async with running_worker(env.client, settings, worker_db) as worker:
+        yield worker
+
+
+@pytest.fixture
+def new_journey(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    worker_db: Engine,
+    smtp_server: SmtpSink,
+    worker: Worker,
+) -> NewJourney:
+    """Journeys of new leads, the worker running: `new_journey(email=..., npi=None)` changes
+    the sample clinician's profile."""
+
+    def journey(**profile: Any) -> Journey:
+        return Journey(env, settings, worker_db, smtp_server, **profile)
+
+    return journey
+
+
+@pytest.fixture
+def lead(new_journey: NewJourney) -> Journey:
+    """The sample clinician's journey, the worker running."""
+    return new_journey()
+
+
+@pytest.fixture
+def cli_settings(
+    env: WorkflowEnvironment, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The CLI reads its settings from the environment: point it at the test's stack."""
+    variables = {
+        "LEADFLOW_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "LEADFLOW_TASK_QUEUE": settings.task_queue,
+        "LEADFLOW_DATABASE_URL": settings.resolved_database_url,
+        "LEADFLOW_PROGRAM": str(settings.program),
+        "LEADFLOW_DATA_DIR": str(settings.data_dir),
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -153,3 +154,6 @@ class Journey:
 
     def assets_emailed(self) -> list[str]:
         return [str(m["X-Leadflow-Asset"]).split(";")[0] for m in self.emails()]
+
+
+NewJourney = Callable[..., Journey]

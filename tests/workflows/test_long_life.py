@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,44 +12,31 @@ from models.events import LeadEventIn
 from models.queries import archived_decisions
 from starter.intake import Intake
 from starter.settings import Settings
-from starter.smtp_sink import SmtpSink
 from tests.helpers.factories import event_payload
 from tests.helpers.journey import Journey
-from tests.helpers.programs import ProgramFactory
-from tests.helpers.worker import running_worker
 
 EVENTS = 150
 
 
-@pytest.fixture
-def short_runs(make_program: ProgramFactory) -> Path:
-    def change(program: dict[str, Any]) -> None:
-        program["long_life"] = {"max_history_events": 100, "recent_event_ids": 500}
-
-    return make_program(change=change)
+def short_runs(program: dict[str, Any]) -> None:
+    program["long_life"] = {"max_history_events": 100, "recent_event_ids": 500}
 
 
+@pytest.mark.program(change=short_runs)
 async def test_continue_as_new_keeps_state_and_the_whole_decision_log(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-    short_runs: Path,
+    env: WorkflowEnvironment, settings: Settings, sqlite_db: Engine, lead: Journey
 ) -> None:
-    settings.program = short_runs
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        first = await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
-        first_run = (await lead.handle.describe()).run_id
-        views = [
-            LeadEventIn.model_validate(event_payload(type="page_viewed", properties={"n": n}))
-            for n in range(EVENTS - 1)
-        ]
-        await Intake(time_skipping_env.client, sqlite_db, settings.task_queue).submit(views)
-        event_ids = [first] + [view.event_id for view in views]
-        state = await lead.until(lambda s: s.events_total == EVENTS and s.runs >= 2)
-        live = (await lead.decisions()).decisions
-        description = await lead.handle.describe()
+    first = await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    first_run = (await lead.handle.describe()).run_id
+    views = [
+        LeadEventIn.model_validate(event_payload(type="page_viewed", properties={"n": n}))
+        for n in range(EVENTS - 1)
+    ]
+    await Intake(env.client, sqlite_db, settings.task_queue).submit(views)
+    event_ids = [first] + [view.event_id for view in views]
+    state = await lead.until(lambda s: s.events_total == EVENTS and s.runs >= 2)
+    live = (await lead.decisions()).decisions
+    description = await lead.handle.describe()
 
     assert state.runs >= 2 and description.run_id != first_run
     assert state.track == "evidence-first"
