@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 from sqlalchemy.engine import Engine
@@ -19,10 +20,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.db import connect_db, migrate
+from starter.api import create_app
+from starter.auth import KeyRing
 from starter.ports import free_port
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from starter.temporal import SEARCH_ATTRIBUTES
+from tests.helpers.api import OPS_KEY, api_client, ops_keyring
 from tests.helpers.binaries import installed_binary
 from tests.helpers.databases import postgres_database
 from tests.helpers.journey import Journey, NewJourney
@@ -193,3 +197,19 @@ def cli_settings(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     return settings
+
+
+@pytest.fixture
+def keyring() -> KeyRing:
+    """The API keys the `api` fixture's app accepts."""
+    return ops_keyring()
+
+
+@pytest.fixture
+async def api(
+    env: WorkflowEnvironment, settings: Settings, db: Engine, keyring: KeyRing
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP API on the test's server and database, called with the operations key."""
+    app = create_app(settings, client=env.client, db=db, keyring=keyring)
+    async with api_client(app, OPS_KEY) as http:
+        yield http

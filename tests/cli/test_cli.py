@@ -6,38 +6,16 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import Engine
-from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner, Result
 
 from starter.cli import app
-from starter.settings import SAMPLE_PROGRAM, Settings
-from starter.smtp_sink import SmtpSink
-from tests.helpers.journey import Journey
+from starter.settings import SAMPLE_PROGRAM
+from tests.helpers.journey import Journey, NewJourney
 from tests.helpers.polling import eventually
-from tests.helpers.worker import running_worker
-
-
-@pytest.fixture
-def cli_env(
-    dev_env: WorkflowEnvironment, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Settings]:
-    """The CLI reads its settings from the environment: point it at the test's stack."""
-    env = {
-        "LEADFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "LEADFLOW_TASK_QUEUE": settings.task_queue,
-        "LEADFLOW_DATABASE_URL": settings.resolved_database_url,
-        "LEADFLOW_PROGRAM": str(settings.program),
-        "LEADFLOW_DATA_DIR": str(settings.data_dir),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    yield settings
 
 
 async def leadflow(*args: str) -> Result:
@@ -46,30 +24,28 @@ async def leadflow(*args: str) -> Result:
     return await asyncio.to_thread(lambda: runner.invoke(app, list(args)))
 
 
-async def test_lead_audit_shows_events_and_who_paused(
-    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_db: Engine, smtp_server: SmtpSink
-) -> None:
-    async with running_worker(dev_env.client, cli_env, sqlite_db):
-        lead = Journey(dev_env, cli_env, sqlite_db, smtp_server)
-        await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
-        lead_id = lead.lead_id
-        assert lead_id is not None
-        paused = await leadflow(
-            "lead", "pause", lead_id, "--by", "rep.jordan", "--reason", "call booked"
-        )
-        assert paused.exit_code == 0, paused.output
+@pytest.mark.devserver
+@pytest.mark.usefixtures("cli_settings")
+async def test_lead_audit_shows_events_and_who_paused(lead: Journey) -> None:
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    lead_id = lead.lead_id
+    assert lead_id is not None
+    paused = await leadflow(
+        "lead", "pause", lead_id, "--by", "rep.jordan", "--reason", "call booked"
+    )
+    assert paused.exit_code == 0, paused.output
 
-        async def paused_in_trail() -> dict[str, Any] | None:
-            shown = await leadflow("lead", "audit", lead_id, "--json")
-            assert shown.exit_code == 0, shown.output
-            trail = json.loads(shown.stdout)
-            actors = [e["actor"] for e in trail["entries"]]
-            return trail if "rep.jordan" in actors else None
+    async def paused_in_trail() -> dict[str, Any] | None:
+        shown = await leadflow("lead", "audit", lead_id, "--json")
+        assert shown.exit_code == 0, shown.output
+        trail = json.loads(shown.stdout)
+        actors = [e["actor"] for e in trail["entries"]]
+        return trail if "rep.jordan" in actors else None
 
-        trail = await eventually(paused_in_trail)
-        table = await leadflow("lead", "audit", lead_id)
-        exported = await leadflow("lead", "audit", lead_id, "--format", "csv")
-        unknown = await leadflow("lead", "audit", "ld_nobody")
+    trail = await eventually(paused_in_trail)
+    table = await leadflow("lead", "audit", lead_id)
+    exported = await leadflow("lead", "audit", lead_id, "--format", "csv")
+    unknown = await leadflow("lead", "audit", "ld_nobody")
 
     whats = {(e["kind"], e["actor"], e["what"]) for e in trail["entries"]}
     assert ("decision", "leadflow", "recorded content_downloaded") in whats
@@ -82,44 +58,40 @@ async def test_lead_audit_shows_events_and_who_paused(
     assert unknown.exit_code == 1 and "no lead ld_nobody" in unknown.output
 
 
-async def test_a_held_lead_is_listed_and_released_from_the_cli(
-    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_db: Engine, smtp_server: SmtpSink
-) -> None:
-    cli_env.program = SAMPLE_PROGRAM
-    async with running_worker(dev_env.client, cli_env, sqlite_db):
-        lead = Journey(  # a self-declared physician without NPI or CRM record asks for pricing
-            dev_env, cli_env, sqlite_db, smtp_server, npi=None, email="self.declared@x.example"
-        )
-        await lead.event("page_viewed", topics=["heart_failure"])
-        await lead.event("pricing_requested", product="Corvanta")
-        await lead.until(lambda s: s.review is not None and s.review.recorded)
+@pytest.mark.devserver
+@pytest.mark.program(SAMPLE_PROGRAM)
+@pytest.mark.usefixtures("cli_settings")
+async def test_a_held_lead_is_listed_and_released_from_the_cli(new_journey: NewJourney) -> None:
+    # A self-declared physician without NPI or CRM record asks for pricing.
+    lead = new_journey(npi=None, email="self.declared@x.example")
+    await lead.event("page_viewed", topics=["heart_failure"])
+    await lead.event("pricing_requested", product="Corvanta")
+    await lead.until(lambda s: s.review is not None and s.review.recorded)
 
-        listed = await leadflow("review", "list", "--json")
-        assert listed.exit_code == 0, listed.output
-        [review] = json.loads(listed.stdout)
-        assert (review["lead_id"], review["status"]) == (lead.lead_id, "open")
-        table = await leadflow("review", "list", "--status", "open")
-        assert review["review_id"] in table.stdout
+    listed = await leadflow("review", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    [review] = json.loads(listed.stdout)
+    assert (review["lead_id"], review["status"]) == (lead.lead_id, "open")
+    table = await leadflow("review", "list", "--status", "open")
+    assert review["review_id"] in table.stdout
 
-        decided = await leadflow(
-            "review", "decide", review["review_id"],
-            "--decision", "release", "--reviewer", "c.okafor", "--note", "checked the request",
-        )  # fmt: skip
-        assert decided.exit_code == 0, decided.output
-        assert f"review {review['review_id']} released by c.okafor" in decided.stdout
-        state = await lead.until(lambda s: s.review is None)
-        again = await leadflow(
-            "review", "decide", review["review_id"], "--decision", "block", "--reviewer", "x"
-        )
-        unknown = await leadflow(
-            "review", "decide", "rv_nope", "--decision", "block", "--reviewer", "x"
-        )
-        released = json.loads(
-            (await leadflow("review", "list", "--status", "released", "--json")).stdout
-        )
-        still_open = json.loads(
-            (await leadflow("review", "list", "--status", "open", "--json")).stdout
-        )
+    decided = await leadflow(
+        "review", "decide", review["review_id"],
+        "--decision", "release", "--reviewer", "c.okafor", "--note", "checked the request",
+    )  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    assert f"review {review['review_id']} released by c.okafor" in decided.stdout
+    state = await lead.until(lambda s: s.review is None)
+    again = await leadflow(
+        "review", "decide", review["review_id"], "--decision", "block", "--reviewer", "x"
+    )
+    unknown = await leadflow(
+        "review", "decide", "rv_nope", "--decision", "block", "--reviewer", "x"
+    )
+    released = json.loads(
+        (await leadflow("review", "list", "--status", "released", "--json")).stdout
+    )
+    still_open = json.loads((await leadflow("review", "list", "--status", "open", "--json")).stdout)
 
     assert state.stage is not None and state.stage.value != "compliance_hold"
     [item] = released
@@ -132,16 +104,14 @@ async def test_a_held_lead_is_listed_and_released_from_the_cli(
     assert bad.exit_code == 2
 
 
-async def test_lead_history_lists_signals_activities_and_timers(
-    dev_env: WorkflowEnvironment, cli_env: Settings, sqlite_db: Engine, smtp_server: SmtpSink
-) -> None:
-    async with running_worker(dev_env.client, cli_env, sqlite_db):
-        lead = Journey(dev_env, cli_env, sqlite_db, smtp_server)
-        await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
-        assert lead.lead_id is not None
-        await eventually(lambda: lead.emails())
-        shown = await leadflow("lead", "history", lead.lead_id)
-        raw = await leadflow("lead", "history", lead.lead_id, "--json")
+@pytest.mark.devserver
+@pytest.mark.usefixtures("cli_settings")
+async def test_lead_history_lists_signals_activities_and_timers(lead: Journey) -> None:
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    assert lead.lead_id is not None
+    await eventually(lambda: lead.emails())
+    shown = await leadflow("lead", "history", lead.lead_id)
+    raw = await leadflow("lead", "history", lead.lead_id, "--json")
 
     assert shown.exit_code == 0, shown.output
     for expected in ("workflow_execution_started", "record_event", "load_program", "send_touch"):

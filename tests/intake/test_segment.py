@@ -39,7 +39,6 @@ from starter.settings import SAMPLE_PROGRAM, Settings
 from tests.helpers.factories import npi_for
 from tests.helpers.polling import DEADLINE_SECONDS, eventually
 from tests.helpers.programs import ProgramFactory
-from tests.helpers.worker import running_worker
 
 WRITE_KEY = "test-segment-write-key"
 READ_ONLY_KEY = "test-segment-read-only-key"
@@ -274,9 +273,11 @@ def _segment_client(api: str, write_key: str) -> analytics.Client:
     )
 
 
+@pytest.mark.devserver
+@pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_segment_client_delivers_identify_track_and_page_to_the_lead(
-    served_api: str, dev_env: WorkflowEnvironment, settings: Settings, db: Engine
+    served_api: str,
 ) -> None:
     segment = _segment_client(served_api, WRITE_KEY)
     traits = {
@@ -290,12 +291,9 @@ async def test_a_segment_client_delivers_identify_track_and_page_to_the_lead(
     }
     properties = {"asset_id": "CVT-EVD-200", "title": "CORVA-HF brochure", "topics": ["evidence"]}
     page = {"url": "https://hcp.corvanta.example/corva-hf"}
-    async with (
-        running_worker(dev_env.client, settings, db),
-        httpx.AsyncClient(
-            base_url=served_api, headers={"Authorization": f"Bearer {WRITE_KEY}"}
-        ) as api,
-    ):
+    async with httpx.AsyncClient(
+        base_url=served_api, headers={"Authorization": f"Bearer {WRITE_KEY}"}
+    ) as api:
         await asyncio.to_thread(segment.identify, "u-ana", traits)
         # Later calls carry only the userId, as Segment clients send them.
         await asyncio.to_thread(segment.track, "u-ana", "Content Downloaded", properties)
