@@ -214,6 +214,7 @@ class Interrupted(Exception):
     pass
 
 
+@pytest.mark.devserver
 async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
     dev_env: WorkflowEnvironment, settings: Settings, sqlite_db: Engine, tmp_path: Path
 ) -> None:

@@ -320,6 +320,7 @@ async def test_a_segment_client_delivers_identify_track_and_page_to_the_lead(
     assert "evidence" in state["topics_seen"]
 
 
+@pytest.mark.devserver
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_wrong_write_key_is_refused_and_the_client_reports_it(served_api: str) -> None:
     for key, status, words in [("not-a-key", 401, "write key"), (READ_ONLY_KEY, 403, "scope")]:
@@ -333,6 +334,7 @@ async def test_a_wrong_write_key_is_refused_and_the_client_reports_it(served_api
     assert anonymous.status_code == 401 and "writeKey" in anonymous.json()["message"]
 
 
+@pytest.mark.devserver
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_batch_answers_each_message_and_keeps_unmapped_names(
     served_api: str, db: Engine

@@ -145,6 +145,7 @@ def test_up_survives_a_restart_with_a_pending_touch(
     assert second.stop() == 0
 
 
+@pytest.mark.devserver
 def test_up_uses_an_existing_temporal_server(
     up_env: dict[str, str], started: list[UpProcess], dev_env: WorkflowEnvironment
 ) -> None:

@@ -19,6 +19,7 @@ EVENTS = 150
 
 
 def short_runs(program: dict[str, Any]) -> None:
+    """Runs short enough that the lead's events continue it as new at least once."""
     program["long_life"] = {"max_history_events": 100, "recent_event_ids": 500}
 
 
