@@ -15,7 +15,6 @@ import httpx
 import pytest
 import structlog
 from sqlalchemy.engine import Engine
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -25,12 +24,11 @@ from starter.auth import KeyRing
 from starter.ports import free_port
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from starter.temporal import SEARCH_ATTRIBUTES
 from tests.helpers.api import OPS_KEY, api_client, ops_keyring
-from tests.helpers.binaries import installed_binary
 from tests.helpers.databases import postgres_database
 from tests.helpers.journey import Journey, NewJourney
 from tests.helpers.programs import ProgramFactory, write_program
+from tests.helpers.servers import start_dev_server, start_time_skipping_server
 from tests.helpers.worker import running_worker
 
 
@@ -45,22 +43,14 @@ def _logs_beside_the_cli_output() -> None:
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server of the test's own (0.1 s to start): leads left running by
     one test must not hold the shared clock still for the next."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
+    env = await start_time_skipping_server()
     yield env
     await env.shutdown()
 
 
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=installed_binary("temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     yield env
     await env.shutdown()
 
