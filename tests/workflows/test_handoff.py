@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.testing import WorkflowEnvironment
@@ -18,10 +19,9 @@ from models.lead_state import Stage
 from models.queries import task_summary
 from models.routing import RejectReason, TaskAction, TaskActionResult
 from models.tables import CrmTask
-from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import ProgramFactory, eventually, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey, NewJourney
+from tests.helpers.polling import eventually
 from workflows.lead import LeadWorkflow
 
 CHICAGO = ZoneInfo("America/Chicago")  # the sample clinician's zone (ZIP 60611: US-MIDWEST)
@@ -53,26 +53,21 @@ def rules_fired(decisions: list[Any], prefix: str = "route.") -> list[str]:
 
 
 async def test_meeting_request_stops_promotion_and_lands_in_the_territory_queue_with_context(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    lead: Journey, sqlite_db: Engine
 ) -> None:
     """The seed example: pages viewed, an asset downloaded and sent, then a meeting request."""
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await lead.event(
-            "page_viewed", url="https://hcp.corvanta.example/moa", topics=["heart_failure"]
-        )
-        await lead.event("page_viewed", url="https://hcp.corvanta.example/endpoints")
-        await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
-        await lead.days(0.01)  # the prompt first touch goes out
-        [sent] = lead.assets_emailed()
-        await lead.event("meeting_requested", product="Corvanta", comment="Please call me")
-        state = await lead.until(lambda s: s.owner_queue is not None)
-        task = await task_in(sqlite_db, "sales-us-midwest")
-        await lead.days(30)
-        later = await lead.state()
+    await lead.event(
+        "page_viewed", url="https://hcp.corvanta.example/moa", topics=["heart_failure"]
+    )
+    await lead.event("page_viewed", url="https://hcp.corvanta.example/endpoints")
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    await lead.days(0.01)  # the prompt first touch goes out
+    [sent] = lead.assets_emailed()
+    await lead.event("meeting_requested", product="Corvanta", comment="Please call me")
+    state = await lead.until(lambda s: s.owner_queue is not None)
+    task = await task_in(sqlite_db, "sales-us-midwest")
+    await lead.days(30)
+    later = await lead.state()
 
     assert state.stage is Stage.HANDED_OFF and state.open_handoff
     context = json.loads(task.context)
@@ -104,38 +99,22 @@ async def test_meeting_request_stops_promotion_and_lands_in_the_territory_queue_
 
 
 async def test_medical_trial_and_sample_requests_never_reach_sales(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    new_journey: NewJourney, sqlite_db: Engine
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        medical = Journey(
-            time_skipping_env, settings, sqlite_db, smtp_server, email="m.okafor@rush.example"
-        )
-        await medical.event("medical_question", text="What is the dose in renal impairment?")
-        mi_task = await task_in(sqlite_db, "medical-information")
+    medical = new_journey(email="m.okafor@rush.example")
+    await medical.event("medical_question", text="What is the dose in renal impairment?")
+    mi_task = await task_in(sqlite_db, "medical-information")
 
-        trial = Journey(
-            time_skipping_env, settings, sqlite_db, smtp_server, email="l.chen@uic.example"
-        )
-        await trial.event("trial_question", text="Is my patient eligible for CORVA-HF?")
-        trial_task = await task_in(sqlite_db, "clinical-trial-intake")
+    trial = new_journey(email="l.chen@uic.example")
+    await trial.event("trial_question", text="Is my patient eligible for CORVA-HF?")
+    trial_task = await task_in(sqlite_db, "clinical-trial-intake")
 
-        # A CRM id makes the HCP verified, but without an NPI no sample may ship (DOMAIN 22).
-        sample = Journey(
-            time_skipping_env,
-            settings,
-            sqlite_db,
-            smtp_server,
-            email="p.shah@northwestern.example",
-            npi=None,
-            crm_id="CRM-88121",
-        )
-        await sample.event("sample_requested", product="Corvanta", signed_request=True)
-        verification = await task_in(sqlite_db, "licence-verification")
-        sample_state = await sample.state()
-        medical_state = await medical.state()
+    # A CRM id makes the HCP verified, but without an NPI no sample may ship (DOMAIN 22).
+    sample = new_journey(email="p.shah@northwestern.example", npi=None, crm_id="CRM-88121")
+    await sample.event("sample_requested", product="Corvanta", signed_request=True)
+    verification = await task_in(sqlite_db, "licence-verification")
+    sample_state = await sample.state()
+    medical_state = await medical.state()
 
     assert mi_task.lead_id == medical.lead_id
     # The screen reads the question as medical (rank 30); the event type alone is rank 40.
@@ -151,20 +130,13 @@ async def test_medical_trial_and_sample_requests_never_reach_sales(
     assert "renal" not in mi_task.context
 
 
-async def test_licence_verified_then_sample_operations(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await lead.event("sample_requested", product="Corvanta")  # valid NPI, no signed request
-        verification = await task_in(sqlite_db, "licence-verification")
-        assert tasks(sqlite_db, queue="sample-operations") == []
-        await act(lead, verification.task_id, "accept")
-        fulfil = await task_in(sqlite_db, "sample-operations")
-        state = await lead.state()
+async def test_licence_verified_then_sample_operations(lead: Journey, sqlite_db: Engine) -> None:
+    await lead.event("sample_requested", product="Corvanta")  # valid NPI, no signed request
+    verification = await task_in(sqlite_db, "licence-verification")
+    assert tasks(sqlite_db, queue="sample-operations") == []
+    await act(lead, verification.task_id, "accept")
+    fulfil = await task_in(sqlite_db, "sample-operations")
+    state = await lead.state()
 
     assert state.sample_status == "verified"
     assert fulfil.lead_id == lead.lead_id
@@ -173,47 +145,25 @@ async def test_licence_verified_then_sample_operations(
 
 
 async def test_first_matching_rule_wins_and_is_logged(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    new_journey: NewJourney, sqlite_db: Engine
 ) -> None:
     """A high-value account asking for a meeting matches the meeting rule (rank 70) and the
     key-account rule (rank 90): the meeting rule wins."""
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(
-            time_skipping_env,
-            settings,
-            sqlite_db,
-            smtp_server,
-            organization="Northside Cardiology Group",
-        )
-        await lead.event("meeting_requested", product="Corvanta")
-        await task_in(sqlite_db, "sales-us-midwest")
-        state = await lead.until(lambda s: not s.route_orders)
+    lead = new_journey(organization="Northside Cardiology Group")
+    await lead.event("meeting_requested", product="Corvanta")
+    await task_in(sqlite_db, "sales-us-midwest")
+    state = await lead.until(lambda s: not s.route_orders)
 
     assert rules_fired(state.decisions) == ["route.meeting_request"]
     assert tasks(sqlite_db, queue="key-accounts") == []
 
 
 async def test_consumers_are_never_routed_to_sales(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    new_journey: NewJourney, sqlite_db: Engine
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(
-            time_skipping_env,
-            settings,
-            sqlite_db,
-            smtp_server,
-            email="pat.jones@mail.example",
-            role="patient",
-            npi=None,
-        )
-        await lead.event("meeting_requested", product="Corvanta")
-        state = await lead.state()
+    lead = new_journey(email="pat.jones@mail.example", role="patient", npi=None)
+    await lead.event("meeting_requested", product="Corvanta")
+    state = await lead.state()
 
     assert tasks(sqlite_db) == []
     blocked = [d for d in state.decisions if d.rule_id == "routing.blocked"]
@@ -221,18 +171,13 @@ async def test_consumers_are_never_routed_to_sales(
 
 
 async def test_rejected_lead_is_recycled_and_nurture_resumes_on_the_reason_track(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    lead: Journey, sqlite_db: Engine
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await lead.event("meeting_requested", product="Corvanta")
-        task = await task_in(sqlite_db, "sales-us-midwest")
-        result = await act(lead, task.task_id, "reject", reason=RejectReason.NOT_READY)
-        await lead.days(20)
-        state = await lead.state()
+    await lead.event("meeting_requested", product="Corvanta")
+    task = await task_in(sqlite_db, "sales-us-midwest")
+    result = await act(lead, task.task_id, "reject", reason=RejectReason.NOT_READY)
+    await lead.days(20)
+    state = await lead.state()
 
     assert result.status == "rejected" and result.stage is Stage.RECYCLED
     assert result.track == "evidence-first"
@@ -247,25 +192,19 @@ async def test_rejected_lead_is_recycled_and_nurture_resumes_on_the_reason_track
     assert row.status == "rejected" and row.resolution == "not_ready"
 
 
+@pytest.mark.program(change=lambda p: p["routing"].update(max_reroutes=2))
 async def test_loop_safeguard_sends_a_bouncing_lead_to_ops_review(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-    make_program: ProgramFactory,
+    lead: Journey, sqlite_db: Engine
 ) -> None:
-    settings.program = make_program(change=lambda p: p["routing"].update(max_reroutes=2))
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        for _ in range(3):  # the first routing and two re-routes are allowed
-            await lead.event("meeting_requested", product="Corvanta")
-            [task] = await eventually(lambda: tasks(sqlite_db, status="open"))
-            await act(lead, task.task_id, "reject", reason=RejectReason.NOT_READY)
+    for _ in range(3):  # the first routing and two re-routes are allowed
         await lead.event("meeting_requested", product="Corvanta")
-        review = await task_in(sqlite_db, "ops-review")
-        await lead.event("page_viewed", topics=["dosing"])
-        await lead.event("demo_requested", product="Corvanta")
-        state = await lead.state()
+        [task] = await eventually(lambda: tasks(sqlite_db, status="open"))
+        await act(lead, task.task_id, "reject", reason=RejectReason.NOT_READY)
+    await lead.event("meeting_requested", product="Corvanta")
+    review = await task_in(sqlite_db, "ops-review")
+    await lead.event("page_viewed", topics=["dosing"])
+    await lead.event("demo_requested", product="Corvanta")
+    state = await lead.state()
 
     assert review.lead_id == lead.lead_id
     assert len(tasks(sqlite_db, queue="ops-review")) == 1  # not one more per event
@@ -292,41 +231,33 @@ async def _skip_to(env: WorkflowEnvironment, moment: datetime) -> None:
 
 
 async def test_sla_breach_across_a_weekend_and_a_holiday_escalates_then_goes_to_ops(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    env: WorkflowEnvironment, lead: Journey, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
     """Friday 16:30 + one business hour, with Monday a public holiday: due Tuesday 09:30."""
-    env = time_skipping_env
     friday = _friday_before_a_monday_holiday(await env.get_current_time())
     tuesday = friday + timedelta(days=4)
     await _skip_to(env, datetime.combine(friday, time(16, 30), CHICAGO))
-    async with running_worker(env.client, settings, sqlite_db):
-        lead = Journey(env, settings, sqlite_db, smtp_server)
-        await lead.event("meeting_requested", product="Corvanta")
-        task = await task_in(sqlite_db, "sales-us-midwest")
-        due = datetime.combine(tuesday, time(9, 30), CHICAGO).astimezone(UTC)
-        assert task.due_at is not None and abs(task.due_at - due) < timedelta(minutes=1)
+    await lead.event("meeting_requested", product="Corvanta")
+    task = await task_in(sqlite_db, "sales-us-midwest")
+    due = datetime.combine(tuesday, time(9, 30), CHICAGO).astimezone(UTC)
+    assert task.due_at is not None and abs(task.due_at - due) < timedelta(minutes=1)
 
-        await _skip_to(env, datetime.combine(tuesday, time(9, 25), CHICAGO))
-        assert [t.status for t in tasks(sqlite_db)] == ["open"]  # not yet breached
+    await _skip_to(env, datetime.combine(tuesday, time(9, 25), CHICAGO))
+    assert [t.status for t in tasks(sqlite_db)] == ["open"]  # not yet breached
 
-        await _skip_to(env, datetime.combine(tuesday, time(9, 35), CHICAGO))
-        escalation = await task_in(sqlite_db, "sales-managers")
+    await _skip_to(env, datetime.combine(tuesday, time(9, 35), CHICAGO))
+    escalation = await task_in(sqlite_db, "sales-managers")
 
-        def manager_mail() -> list[Any]:
-            return [
-                m for m in smtp_server.messages if m["To"] == "rsd-midwest@northwind-tx.example"
-            ]
+    def manager_mail() -> list[Any]:
+        return [m for m in smtp_server.messages if m["To"] == "rsd-midwest@northwind-tx.example"]
 
-        [alert] = await eventually(manager_mail)
-        # The managers' queue has two business hours: a second breach goes to ops review.
-        await _skip_to(env, datetime.combine(tuesday, time(11, 40), CHICAGO))
-        ops = await task_in(sqlite_db, "ops-review")
-        state = await lead.state()
-        # Ops review picks the handoff up: it is still the lead's handoff, so it is accepted.
-        taken = await act(lead, ops.task_id, "accept")
+    [alert] = await eventually(manager_mail)
+    # The managers' queue has two business hours: a second breach goes to ops review.
+    await _skip_to(env, datetime.combine(tuesday, time(11, 40), CHICAGO))
+    ops = await task_in(sqlite_db, "ops-review")
+    state = await lead.state()
+    # Ops review picks the handoff up: it is still the lead's handoff, so it is accepted.
+    taken = await act(lead, ops.task_id, "accept")
 
     assert task.task_id in str(alert["Subject"])
     assert escalation.escalated_from == task.task_id
@@ -341,21 +272,15 @@ async def test_sla_breach_across_a_weekend_and_a_holiday_escalates_then_goes_to_
 
 
 async def test_accepting_before_the_deadline_means_no_escalation(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    env: WorkflowEnvironment, lead: Journey, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
-    env = time_skipping_env
-    async with running_worker(env.client, settings, sqlite_db):
-        lead = Journey(env, settings, sqlite_db, smtp_server)
-        await lead.event("meeting_requested", product="Corvanta")
-        task = await task_in(sqlite_db, "sales-us-midwest")
-        result = await act(lead, task.task_id, "accept")
-        await env.sleep(timedelta(days=10))
-        await lead.event("meeting_booked", by="rep.key")
-        state = await lead.state()
-        closed = await act(lead, task.task_id, "close", outcome="won")
+    await lead.event("meeting_requested", product="Corvanta")
+    task = await task_in(sqlite_db, "sales-us-midwest")
+    result = await act(lead, task.task_id, "accept")
+    await env.sleep(timedelta(days=10))
+    await lead.event("meeting_booked", by="rep.key")
+    state = await lead.state()
+    closed = await act(lead, task.task_id, "close", outcome="won")
 
     assert result.stage is Stage.SALES_ACCEPTED
     assert state.stage is Stage.MEETING_SET
@@ -368,16 +293,12 @@ async def test_accepting_before_the_deadline_means_no_escalation(
 
 
 async def test_a_lead_without_a_territory_is_enriched_again_then_goes_to_the_data_steward(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    new_journey: NewJourney, sqlite_db: Engine
 ) -> None:
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server, postal_code=None)
-        await lead.event("meeting_requested", product="Corvanta")
-        steward = await task_in(sqlite_db, "data-steward")
-        state = await lead.until(lambda s: not s.route_orders)
+    lead = new_journey(postal_code=None)
+    await lead.event("meeting_requested", product="Corvanta")
+    steward = await task_in(sqlite_db, "data-steward")
+    state = await lead.until(lambda s: not s.route_orders)
 
     assert steward.lead_id == lead.lead_id
     [low] = [d for d in state.decisions if d.rule_id == "routing.low_confidence"]
@@ -388,19 +309,14 @@ async def test_a_lead_without_a_territory_is_enriched_again_then_goes_to_the_dat
 
 
 async def test_one_request_opens_a_safety_task_and_a_sales_task_without_the_text(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    lead: Journey, sqlite_db: Engine
 ) -> None:
     """DOMAIN precedence: the report goes to drug safety first, the meeting to sales too."""
     comment = "Please call - my patient got really dizzy and fainted after starting Corvanta"
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await lead.event("meeting_requested", product="Corvanta", comment=comment)
-        safety = await task_in(sqlite_db, "drug-safety")
-        sales = await task_in(sqlite_db, "sales-us-midwest")
-        state = await lead.until(lambda s: not s.route_orders)
+    await lead.event("meeting_requested", product="Corvanta", comment=comment)
+    safety = await task_in(sqlite_db, "drug-safety")
+    sales = await task_in(sqlite_db, "sales-us-midwest")
+    state = await lead.until(lambda s: not s.route_orders)
 
     assert rules_fired(state.decisions) == ["route.drug_safety", "route.meeting_request"]
     [case_ref] = state.case_refs

@@ -36,8 +36,9 @@ from starter.intake.segment import (
 )
 from starter.ports import free_port
 from starter.settings import SAMPLE_PROGRAM, Settings
-from tests.conftest import DEADLINE_SECONDS, ProgramFactory, eventually, running_worker
-from tests.factories import npi_for
+from tests.helpers.factories import npi_for
+from tests.helpers.polling import DEADLINE_SECONDS, eventually
+from tests.helpers.programs import ProgramFactory
 
 WRITE_KEY = "test-segment-write-key"
 READ_ONLY_KEY = "test-segment-read-only-key"
@@ -272,9 +273,11 @@ def _segment_client(api: str, write_key: str) -> analytics.Client:
     )
 
 
+@pytest.mark.devserver
+@pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_segment_client_delivers_identify_track_and_page_to_the_lead(
-    served_api: str, dev_env: WorkflowEnvironment, settings: Settings, db: Engine
+    served_api: str,
 ) -> None:
     segment = _segment_client(served_api, WRITE_KEY)
     traits = {
@@ -288,12 +291,9 @@ async def test_a_segment_client_delivers_identify_track_and_page_to_the_lead(
     }
     properties = {"asset_id": "CVT-EVD-200", "title": "CORVA-HF brochure", "topics": ["evidence"]}
     page = {"url": "https://hcp.corvanta.example/corva-hf"}
-    async with (
-        running_worker(dev_env.client, settings, db),
-        httpx.AsyncClient(
-            base_url=served_api, headers={"Authorization": f"Bearer {WRITE_KEY}"}
-        ) as api,
-    ):
+    async with httpx.AsyncClient(
+        base_url=served_api, headers={"Authorization": f"Bearer {WRITE_KEY}"}
+    ) as api:
         await asyncio.to_thread(segment.identify, "u-ana", traits)
         # Later calls carry only the userId, as Segment clients send them.
         await asyncio.to_thread(segment.track, "u-ana", "Content Downloaded", properties)
@@ -320,6 +320,7 @@ async def test_a_segment_client_delivers_identify_track_and_page_to_the_lead(
     assert "evidence" in state["topics_seen"]
 
 
+@pytest.mark.devserver
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_wrong_write_key_is_refused_and_the_client_reports_it(served_api: str) -> None:
     for key, status, words in [("not-a-key", 401, "write key"), (READ_ONLY_KEY, 403, "scope")]:
@@ -333,6 +334,7 @@ async def test_a_wrong_write_key_is_refused_and_the_client_reports_it(served_api
     assert anonymous.status_code == 401 and "writeKey" in anonymous.json()["message"]
 
 
+@pytest.mark.devserver
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_batch_answers_each_message_and_keeps_unmapped_names(
     served_api: str, db: Engine

@@ -3,7 +3,7 @@ from pydantic import ValidationError
 
 from models.events import LeadEvent, LeadEventIn
 from starter.intake import EventPayloadError, parse_events
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
 
 
 def _fields(body: bytes) -> list[str]:

@@ -6,16 +6,19 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from models.program import load_program
 from models.tables import ScreeningCase
-from starter.settings import SAMPLE_PROGRAM, Settings
+from starter.settings import SAMPLE_PROGRAM
 from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey
+from tests.helpers.polling import eventually
+
+pytestmark = pytest.mark.program(SAMPLE_PROGRAM)
 
 PROGRAM = load_program(SAMPLE_PROGRAM)
 AE_COMMENT = "My patient, 71, got really dizzy and fainted after starting Corvanta last week"
@@ -27,28 +30,22 @@ def _cases(db: Engine) -> list[ScreeningCase]:
 
 
 async def test_adverse_event_in_a_form_comment_opens_a_case_and_never_reaches_sales(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    lead: Journey, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
-    settings.program = SAMPLE_PROGRAM
     contacts = PROGRAM.safety_contacts
     assert contacts is not None
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await lead.event("page_viewed", topics=["heart_failure"])
-        before = await lead.state()
-        await lead.event("form_submitted", form="contact-us", comment=AE_COMMENT)
-        state = await lead.state()
-        history = await lead.handle.fetch_history()
+    await lead.event("page_viewed", topics=["heart_failure"])
+    before = await lead.state()
+    await lead.event("form_submitted", form="contact-us", comment=AE_COMMENT)
+    state = await lead.state()
+    history = await lead.handle.fetch_history()
 
-        async def forwarded() -> list[object]:
-            return [m for m in smtp_server.messages if m["To"] == contacts.drug_safety_mailbox]
+    async def forwarded() -> list[object]:
+        return [m for m in smtp_server.messages if m["To"] == contacts.drug_safety_mailbox]
 
-        [report] = await eventually(forwarded)
-        # The case is marked forwarded just after the mail server took the report.
-        [case] = await eventually(lambda: [c for c in _cases(sqlite_db) if c.forwarded_at])
+    [report] = await eventually(forwarded)
+    # The case is marked forwarded just after the mail server took the report.
+    [case] = await eventually(lambda: [c for c in _cases(sqlite_db) if c.forwarded_at])
 
     assert case.route == "drug_safety" and "adverse_event" in json.loads(case.flags)
     assert case.forward_by is not None and case.forward_by > case.awareness_at
@@ -64,27 +61,21 @@ async def test_adverse_event_in_a_form_comment_opens_a_case_and_never_reaches_sa
 
 
 async def test_a_case_not_forwarded_by_its_deadline_escalates(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    env: WorkflowEnvironment, lead: Journey, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
-    settings.program = SAMPLE_PROGRAM
     contacts = PROGRAM.safety_contacts
     assert contacts is not None
     smtp_server.refuse(contacts.drug_safety_mailbox)  # the safety mailbox is down
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await lead.event("form_submitted", form="contact-us", comment=AE_COMMENT)
-        [case] = _cases(sqlite_db)
-        assert case.forward_by is not None
-        while await time_skipping_env.get_current_time() < case.forward_by:
-            await time_skipping_env.sleep(timedelta(hours=6))  # forwarding keeps failing
+    await lead.event("form_submitted", form="contact-us", comment=AE_COMMENT)
+    [case] = _cases(sqlite_db)
+    assert case.forward_by is not None
+    while await env.get_current_time() < case.forward_by:
+        await env.sleep(timedelta(hours=6))  # forwarding keeps failing
 
-        async def escalated() -> list[object]:
-            return [m for m in smtp_server.messages if m["To"] == contacts.escalation_mailbox]
+    async def escalated() -> list[object]:
+        return [m for m in smtp_server.messages if m["To"] == contacts.escalation_mailbox]
 
-        [alert] = await eventually(escalated)
+    [alert] = await eventually(escalated)
 
     assert case.case_ref in str(alert["Subject"])
     assert "dizzy" not in alert.get_content()  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -19,8 +20,8 @@ from models.program import load_program
 from starter.intake import Intake, IntakeRules
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually
-from tests.factories import CLINICIAN, npi_for
+from tests.helpers.factories import CLINICIAN, npi_for
+from tests.helpers.polling import eventually
 from workflows.lead import LeadWorkflow
 
 
@@ -153,3 +154,6 @@ class Journey:
 
     def assets_emailed(self) -> list[str]:
         return [str(m["X-Leadflow-Asset"]).split(";")[0] for m in self.emails()]
+
+
+NewJourney = Callable[..., Journey]

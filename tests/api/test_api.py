@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -17,37 +16,16 @@ from leadflow_domain.consent import consent_records, suppression_reason
 from models.lead_state import lead_workflow_id
 from models.tables import Lead, ScreeningCase
 from starter.api import create_app
-from starter.auth import KeyRing
 from starter.cli import app as cli_app
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually, running_worker, wait_for_messages
-from tests.factories import event_payload
+from tests.helpers.api import OPS_KEY, READ_ONLY_KEY, api_client, ops_keyring
+from tests.helpers.factories import event_payload
+from tests.helpers.polling import eventually, wait_for_messages
+from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
 
-OPS_KEY = "test-ops-key"
-READ_ONLY_KEY = "test-read-only-key"
-
-
-def _keyring() -> KeyRing:
-    ring = KeyRing()
-    ring.add("ops", OPS_KEY, ("events:write", "leads:read"))
-    ring.add("dashboard", READ_ONLY_KEY, ("leads:read",))
-    return ring
-
-
-@pytest.fixture
-async def api(
-    dev_env: WorkflowEnvironment, settings: Settings, db: Engine
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, client=dev_env.client, db=db, keyring=_keyring())
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://leadflow.test",
-        headers={"Authorization": f"Bearer {OPS_KEY}"},
-    ) as http:
-        yield http
+pytestmark = pytest.mark.devserver
 
 
 async def _post(api: httpx.AsyncClient, body: Any, **kwargs: Any) -> httpx.Response:
@@ -64,7 +42,7 @@ def _without(field: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_malformed_events_get_422_naming_the_field_and_start_nothing(
-    api: httpx.AsyncClient, dev_env: WorkflowEnvironment, settings: Settings, db: Engine
+    api: httpx.AsyncClient, env: WorkflowEnvironment, settings: Settings, db: Engine
 ) -> None:
     cases: list[tuple[bytes | dict[str, Any], str]] = [
         (_without("type"), "type"),
@@ -86,7 +64,7 @@ async def test_malformed_events_get_422_naming_the_field_and_start_nothing(
 
     async def listed() -> list[str]:
         query = f"TaskQueue = '{settings.task_queue}'"
-        return [wf.id async for wf in dev_env.client.list_workflows(query)]
+        return [wf.id async for wf in env.client.list_workflows(query)]
 
     assert await eventually(listed) == [only]
 
@@ -109,35 +87,31 @@ async def test_auth_and_content_type(api: httpx.AsyncClient) -> None:
     assert (await api.get("/v1/leads/ld_unknown")).status_code == 404
 
 
+@pytest.mark.usefixtures("worker")
 async def test_vertical_slice_event_to_email_outbox_and_history(
-    api: httpx.AsyncClient,
-    dev_env: WorkflowEnvironment,
-    settings: Settings,
-    db: Engine,
-    smtp_server: SmtpSink,
+    api: httpx.AsyncClient, env: WorkflowEnvironment, smtp_server: SmtpSink
 ) -> None:
-    async with running_worker(dev_env.client, settings, db):
-        response = await _post(api, event_payload())
-        assert response.status_code == 202, response.text
-        body = response.json()
-        assert body["status"] == "accepted" and body["lead_id"].startswith("ld_")
-        lead_id = body["lead_id"]
+    response = await _post(api, event_payload())
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["status"] == "accepted" and body["lead_id"].startswith("ld_")
+    lead_id = body["lead_id"]
 
-        [email] = await wait_for_messages(smtp_server, 1)
+    [email] = await wait_for_messages(smtp_server, 1)
 
-        async def outbox() -> list[dict[str, Any]]:
-            return (await api.get("/v1/outbox", params={"lead_id": lead_id})).json()  # type: ignore[no-any-return]
+    async def outbox() -> list[dict[str, Any]]:
+        return (await api.get("/v1/outbox", params={"lead_id": lead_id})).json()  # type: ignore[no-any-return]
 
-        [sent] = await eventually(outbox)
+    [sent] = await eventually(outbox)
 
-        async def recorded() -> list[dict[str, Any]] | None:
-            log = (await api.get(f"/v1/leads/{lead_id}/decisions")).json()["decisions"]
-            return log if "touch.sent" in [d["rule_id"] for d in log] else None
+    async def recorded() -> list[dict[str, Any]] | None:
+        log = (await api.get(f"/v1/leads/{lead_id}/decisions")).json()["decisions"]
+        return log if "touch.sent" in [d["rule_id"] for d in log] else None
 
-        decisions = await eventually(recorded)  # the workflow records the send just after it
-        state = (await api.get(f"/v1/leads/{lead_id}")).json()
-        handle = dev_env.client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
-        history = await handle.fetch_history()
+    decisions = await eventually(recorded)  # the workflow records the send just after it
+    state = (await api.get(f"/v1/leads/{lead_id}")).json()
+    handle = env.client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
+    history = await handle.fetch_history()
 
     assert email["To"] == "a.rivera@northside-cardio.example"
     assert (sent["asset_id"], sent["asset_version"], sent["status"]) == (
@@ -162,21 +136,18 @@ SALES_KEY = "test-sales-key"
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_ops_and_sales_see_and_steer_a_lead(
-    dev_env: WorkflowEnvironment,
+    env: WorkflowEnvironment,
     settings: Settings,
     db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    ring = _keyring()
+    ring = ops_keyring()
     ring.add("rep.jordan", SALES_KEY, ("sales:act", "leads:read"))
-    app = create_app(settings, client=dev_env.client, db=db, keyring=ring)
-    headers = {"Authorization": f"Bearer {OPS_KEY}"}
+    app = create_app(settings, client=env.client, db=db, keyring=ring)
     sales = {"Authorization": f"Bearer {SALES_KEY}"}
     async with (
-        running_worker(dev_env.client, settings, db, search_attributes=True),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://leadflow.test", headers=headers
-        ) as api,
+        running_worker(env.client, settings, db, search_attributes=True),  # LeadStage listing
+        api_client(app, OPS_KEY) as api,
     ):
         payload = event_payload()
         decided = await _post(api, payload, params={"wait": "true"})
@@ -230,42 +201,38 @@ async def test_ops_and_sales_see_and_steer_a_lead(
 
         async def listed_by_stage() -> list[str]:
             query = f"TaskQueue = '{settings.task_queue}' AND LeadStage = 'nurturing'"
-            return [wf.id async for wf in dev_env.client.list_workflows(query)]
+            return [wf.id async for wf in env.client.list_workflows(query)]
 
         assert await eventually(listed_by_stage) == [lead_workflow_id(lead_id)]
         assert (await api.post(f"/v1/leads/{lead_id}/resume", headers=sales)).status_code == 202
 
 
+@pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_the_unsubscribe_link_in_an_email_stops_promotional_email(
-    api: httpx.AsyncClient,
-    dev_env: WorkflowEnvironment,
-    settings: Settings,
-    db: Engine,
-    smtp_server: SmtpSink,
+    api: httpx.AsyncClient, settings: Settings, db: Engine, smtp_server: SmtpSink
 ) -> None:
-    async with running_worker(dev_env.client, settings, db):
-        lead_id = (await _post(api, event_payload())).json()["lead_id"]
-        [email] = await wait_for_messages(smtp_server, 1)
-        text = email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        link = next(line.split(": ", 1)[1] for line in text.splitlines() if "Unsubscribe:" in line)
-        assert link in email["List-Unsubscribe"]
-        path = link.removeprefix(settings.resolved_public_url)
+    lead_id = (await _post(api, event_payload())).json()["lead_id"]
+    [email] = await wait_for_messages(smtp_server, 1)
+    text = email.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = next(line.split(": ", 1)[1] for line in text.splitlines() if "Unsubscribe:" in line)
+    assert link in email["List-Unsubscribe"]
+    path = link.removeprefix(settings.resolved_public_url)
 
-        page = await api.get(path, headers={"Authorization": ""})  # recipients have no key
-        assert page.status_code == 200 and "<form" in page.text
-        done = await api.post(path, headers={"Authorization": ""})
-        assert done.status_code == 200 and "unsubscribed" in done.text
-        forged = await api.post(path[:-3] + "xyz", headers={"Authorization": ""})
-        assert forged.status_code == 400
+    page = await api.get(path, headers={"Authorization": ""})  # recipients have no key
+    assert page.status_code == 200 and "<form" in page.text
+    done = await api.post(path, headers={"Authorization": ""})
+    assert done.status_code == 200 and "unsubscribed" in done.text
+    forged = await api.post(path[:-3] + "xyz", headers={"Authorization": ""})
+    assert forged.status_code == 400
 
-        async def opted_out() -> dict[str, Any] | None:
-            state = (await api.get(f"/v1/leads/{lead_id}")).json()
-            return state if state["stage"] == "opted_out" else None
+    async def opted_out() -> dict[str, Any] | None:
+        state = (await api.get(f"/v1/leads/{lead_id}")).json()
+        return state if state["stage"] == "opted_out" else None
 
-        state = await eventually(opted_out)
-        await _post(api, event_payload(type="email_clicked", properties={"message_id": "x"}))
-        after = await eventually(opted_out)
+    state = await eventually(opted_out)
+    await _post(api, event_payload(type="email_clicked", properties={"message_id": "x"}))
+    after = await eventually(opted_out)
 
     assert "stop.opt_out" in state["stops"]
     assert after["next_touch_at"] is None  # a click no longer brings any touch
@@ -282,25 +249,19 @@ async def test_the_unsubscribe_link_in_an_email_stops_promotional_email(
 COMPLIANCE_KEY = "test-compliance-key"
 
 
+@pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_erasure_keeps_a_hashed_suppression_and_safety_records(
-    dev_env: WorkflowEnvironment,
+    env: WorkflowEnvironment,
     settings: Settings,
     db: Engine,
     smtp_server: SmtpSink,
 ) -> None:
-    ring = _keyring()
+    ring = ops_keyring()
     ring.add("privacy.office", COMPLIANCE_KEY, ("compliance:act",))
-    app = create_app(settings, client=dev_env.client, db=db, keyring=ring)
+    app = create_app(settings, client=env.client, db=db, keyring=ring)
     email = "erase.me@clinic.example"
-    async with (
-        running_worker(dev_env.client, settings, db),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://leadflow.test",
-            headers={"Authorization": f"Bearer {OPS_KEY}"},
-        ) as api,
-    ):
+    async with api_client(app, OPS_KEY) as api:
         report = event_payload(
             email=email,
             type="form_submitted",
@@ -355,37 +316,34 @@ async def test_a_batch_accepts_the_good_events_and_names_the_bad_ones(
     assert (await _post(api, too_many)).status_code == 422
 
 
+@pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_cli_shows_and_pauses_a_lead(
     api: httpx.AsyncClient,
-    dev_env: WorkflowEnvironment,
+    env: WorkflowEnvironment,
     settings: Settings,
-    db: Engine,
     smtp_server: SmtpSink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(
-        "LEADFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host
-    )
+    monkeypatch.setenv("LEADFLOW_TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
     monkeypatch.setenv("LEADFLOW_TASK_QUEUE", settings.task_queue)
     runner = CliRunner()
-    async with running_worker(dev_env.client, settings, db):
-        lead_id = (await _post(api, event_payload())).json()["lead_id"]
-        await eventually(lambda: smtp_server.messages)
-        shown = await asyncio.to_thread(runner.invoke, cli_app, ["lead", "show", lead_id, "--json"])
-        assert shown.exit_code == 0, shown.output
-        assert json.loads(shown.output)["track"] == "evidence-first"
-        paused = await asyncio.to_thread(
-            runner.invoke,
-            cli_app,
-            ["lead", "pause", lead_id, "--by", "rep.jordan", "--reason", "on holiday"],
-        )
-        assert paused.exit_code == 0, paused.output
+    lead_id = (await _post(api, event_payload())).json()["lead_id"]
+    await eventually(lambda: smtp_server.messages)
+    shown = await asyncio.to_thread(runner.invoke, cli_app, ["lead", "show", lead_id, "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["track"] == "evidence-first"
+    paused = await asyncio.to_thread(
+        runner.invoke,
+        cli_app,
+        ["lead", "pause", lead_id, "--by", "rep.jordan", "--reason", "on holiday"],
+    )
+    assert paused.exit_code == 0, paused.output
 
-        async def pause_recorded() -> bool:
-            state = (await api.get(f"/v1/leads/{lead_id}")).json()
-            return state["pause"] is not None and state["pause"]["by"] == "rep.jordan"
+    async def pause_recorded() -> bool:
+        state = (await api.get(f"/v1/leads/{lead_id}")).json()
+        return state["pause"] is not None and state["pause"]["by"] == "rep.jordan"
 
-        assert await eventually(pause_recorded)
-        listed = await asyncio.to_thread(runner.invoke, cli_app, ["lead", "decisions", lead_id])
-        assert "manual.pause" in listed.output
+    assert await eventually(pause_recorded)
+    listed = await asyncio.to_thread(runner.invoke, cli_app, ["lead", "decisions", lead_id])
+    assert "manual.pause" in listed.output

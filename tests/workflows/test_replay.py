@@ -3,7 +3,7 @@
 A change to LeadWorkflow that would break a running lead fails here. To record the histories
 again (after a deliberate, `workflow.patched`-guarded change), run:
 
-    LEADFLOW_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_replay.py -k record
+    LEADFLOW_RECORD_HISTORIES=1 .venv/bin/pytest tests/workflows/test_replay.py -k record
 """
 
 from __future__ import annotations
@@ -14,20 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from models.routing import TaskAction
-from starter.settings import SAMPLE_PROGRAM, Settings
-from starter.smtp_sink import SmtpSink
-from tests.conftest import running_worker
-from tests.journey import Journey
+from starter.settings import SAMPLE_PROGRAM
+from tests.helpers.journey import Journey
 from workflows.lead import LeadWorkflow
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 RECORD = os.environ.get("LEADFLOW_RECORD_HISTORIES") == "1"
 
 
@@ -85,19 +81,11 @@ SCENARIOS: dict[str, Callable[[Journey], Awaitable[None]]] = {
 
 
 @pytest.mark.skipif(not RECORD, reason="set LEADFLOW_RECORD_HISTORIES=1 to record")
+@pytest.mark.program(SAMPLE_PROGRAM)
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-async def test_record_history(
-    name: str,
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-) -> None:
-    settings.program = SAMPLE_PROGRAM
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await SCENARIOS[name](lead)
-        history = await lead.handle.fetch_history()
+async def test_record_history(name: str, lead: Journey) -> None:
+    await SCENARIOS[name](lead)
+    history = await lead.handle.fetch_history()
     HISTORIES.mkdir(exist_ok=True)
     (HISTORIES / f"{name}.json").write_text(history.to_json())
 

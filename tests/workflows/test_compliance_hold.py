@@ -3,42 +3,25 @@ an undecided review escalates."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 from sqlalchemy.engine import Engine
-from temporalio.testing import WorkflowEnvironment
 
 from models.lead_state import ReviewDecision, Stage
 from models.queries import list_reviews
-from starter.settings import SAMPLE_PROGRAM, Settings
-from starter.smtp_sink import SmtpSink
-from tests.conftest import running_worker
-from tests.journey import Journey
+from starter.settings import SAMPLE_PROGRAM
+from tests.helpers.journey import Journey, NewJourney
 from workflows.lead import LeadWorkflow
+
+pytestmark = pytest.mark.program(SAMPLE_PROGRAM)
 
 
 @pytest.fixture
-async def unverified(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-) -> AsyncIterator[Journey]:
+async def unverified(new_journey: NewJourney) -> Journey:
     """A self-declared physician without an NPI or CRM record (not a verified HCP)."""
-    settings.program = SAMPLE_PROGRAM
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(
-            time_skipping_env,
-            settings,
-            sqlite_db,
-            smtp_server,
-            npi=None,
-            email="self.declared@clinic.example",
-        )
-        await lead.event("page_viewed", topics=["heart_failure"])
-        await lead.event("pricing_requested", product="Corvanta")
-        yield lead
+    lead = new_journey(npi=None, email="self.declared@clinic.example")
+    await lead.event("page_viewed", topics=["heart_failure"])
+    await lead.event("pricing_requested", product="Corvanta")
+    return lead
 
 
 async def _decide(lead: Journey, decision: str) -> None:
@@ -102,25 +85,13 @@ async def test_an_undecided_review_escalates(unverified: Journey, sqlite_db: Eng
 
 
 async def test_a_german_lead_asking_for_promotion_without_consent_is_held(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    new_journey: NewJourney,
 ) -> None:
-    settings.program = SAMPLE_PROGRAM
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(
-            time_skipping_env,
-            settings,
-            sqlite_db,
-            smtp_server,
-            email="dr.weber@klinik.example",
-            country="DE",
-            npi=None,
-            crm_id="CRM-DE-0042",
-        )
-        await lead.event("info_requested", product="Corvanta")
-        state = await lead.until(lambda s: s.review is not None)
+    lead = new_journey(
+        email="dr.weber@klinik.example", country="DE", npi=None, crm_id="CRM-DE-0042"
+    )
+    await lead.event("info_requested", product="Corvanta")
+    state = await lead.until(lambda s: s.review is not None)
     assert state.stage is Stage.COMPLIANCE_HOLD
     assert state.review is not None
     assert state.review.reason == "no consent basis for promotion in an opt-in country"

@@ -23,8 +23,9 @@ from models.tables import Lead, OutboxMessage, utcnow
 from starter.identity import resolve_lead
 from starter.settings import SAMPLE_PROGRAM
 from starter.smtp_sink import SmtpSink
-from tests.conftest import ProgramFactory, wait_for_messages
-from tests.factories import event_payload, npi_for
+from tests.helpers.factories import event_payload, npi_for
+from tests.helpers.polling import wait_for_messages
+from tests.helpers.programs import ProgramFactory
 
 SIGNING_KEY = "test-signing-key"
 

@@ -17,8 +17,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from starter.ports import free_port
-from tests.conftest import ProgramFactory
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
+from tests.helpers.programs import ProgramFactory
 
 pytestmark = pytest.mark.slow
 READY = "Leadflow is up: API "
@@ -145,6 +145,7 @@ def test_up_survives_a_restart_with_a_pending_touch(
     assert second.stop() == 0
 
 
+@pytest.mark.devserver
 def test_up_uses_an_existing_temporal_server(
     up_env: dict[str, str], started: list[UpProcess], dev_env: WorkflowEnvironment
 ) -> None:

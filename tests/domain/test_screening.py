@@ -2,7 +2,7 @@
 deadline and the redaction the commercial side sees.
 
 Measured recall and precision are printed; see them with
-`.venv/bin/pytest -q -s tests/test_screening.py -k test_report`.
+`.venv/bin/pytest -q -s tests/domain/test_screening.py -k test_report`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from models.screening import MEDICAL_FLAGS, SAFETY_FLAGS, SafetyRules, Screening
 from starter.settings import SAMPLE_PROGRAM
 
 SCREENING_FILE = SAMPLE_PROGRAM
-EXAMPLES_FILE = Path(__file__).resolve().parent / "data" / "screening_examples.yaml"
+EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "data" / "screening_examples.yaml"
 SCREENING = Screening.model_validate(yaml.safe_load(SCREENING_FILE.read_text())["screening"])
 LABELLED: dict[str, list[dict[str, Any]]] = yaml.safe_load(EXAMPLES_FILE.read_text())
 EXAMPLES, HELD_OUT = LABELLED["examples"], LABELLED["held_out"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,8 @@ from starter.csv_import import (
 )
 from starter.intake import EventPayloadError, Intake
 from starter.settings import Settings
-from tests.conftest import ProgramFactory, eventually, running_worker
-from tests.factories import npi_for
+from tests.helpers.factories import npi_for
+from tests.helpers.polling import eventually
 from workflows.lead import LeadWorkflow
 
 ANA = "a.rivera@northside-cardio.example"
@@ -134,73 +133,52 @@ def test_a_row_event_id_depends_on_the_event_not_on_spelling_or_column_names() -
     assert other.event_id != first.event_id
 
 
-@pytest.fixture
-def cli_settings(
-    dev_env: WorkflowEnvironment,
-    settings: Settings,
-    make_program: ProgramFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Settings]:
-    """The CLI's settings, from the environment, pointing at the test's server and database."""
-    settings.program = make_program(first_touch_delay="P1D")
-    env = {
-        "LEADFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
-        "LEADFLOW_TASK_QUEUE": settings.task_queue,
-        "LEADFLOW_DATABASE_URL": settings.resolved_database_url,
-        "LEADFLOW_PROGRAM": str(settings.program),
-        "LEADFLOW_DATA_DIR": str(settings.data_dir),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    yield settings
-
-
 def _counts(db: Engine) -> tuple[int, int]:
     with Session(db) as session:
         return len(session.exec(select(Lead)).all()), len(session.exec(select(ReceivedEvent)).all())
 
 
+@pytest.mark.devserver
+@pytest.mark.program(first_touch_delay="P1D")
+@pytest.mark.usefixtures("worker")
 async def test_import_twice_rejects_bad_rows_and_adds_nothing_the_second_time(
-    dev_env: WorkflowEnvironment, cli_settings: Settings, sqlite_db: Engine, tmp_path: Path
+    env: WorkflowEnvironment, cli_settings: Settings, sqlite_db: Engine, tmp_path: Path
 ) -> None:
     path = write_csv(tmp_path / "leads.csv", ROWS)
     runner = CliRunner()
-    async with running_worker(dev_env.client, cli_settings, sqlite_db):
-        first = await asyncio.to_thread(
-            runner.invoke, app, ["import", str(path), *COLUMN_FLAGS, "--batch-size", "3"]
-        )
-        assert first.exit_code == 0, first.output
-        lines = first.output.splitlines()
-        assert "rejected row 3: lead.npi (column NPI): String should match pattern" in first.output
-        assert any(
-            line.startswith("rejected row 4: lead: Value error, needs at least") for line in lines
-        )
-        assert "rejected row 5: type (column Activity): Input should be" in first.output
-        assert "columns not mapped (ignored): Campaign" in first.output
-        assert ANA not in first.output and "riverside" not in first.output  # no personal data
-        assert "│ 7    │ 3        │ 1         │ 3        │" in first.output.replace("┃", "│")
+    first = await asyncio.to_thread(
+        runner.invoke, app, ["import", str(path), *COLUMN_FLAGS, "--batch-size", "3"]
+    )
+    assert first.exit_code == 0, first.output
+    lines = first.output.splitlines()
+    assert "rejected row 3: lead.npi (column NPI): String should match pattern" in first.output
+    assert any(
+        line.startswith("rejected row 4: lead: Value error, needs at least") for line in lines
+    )
+    assert "rejected row 5: type (column Activity): Input should be" in first.output
+    assert "columns not mapped (ignored): Campaign" in first.output
+    assert ANA not in first.output and "riverside" not in first.output  # no personal data
+    assert "│ 7    │ 3        │ 1         │ 3        │" in first.output.replace("┃", "│")
 
-        leads, received = _counts(sqlite_db)
-        assert (leads, received) == (2, 3)
-        with Session(sqlite_db) as session:
-            ids = {r.event_id: r.lead_id for r in session.exec(select(ReceivedEvent))}
-        for lead_id in set(ids.values()):
-            handle = dev_env.client.get_workflow_handle_for(
-                LeadWorkflow.run, lead_workflow_id(lead_id)
-            )
-            expected = sum(1 for owner in ids.values() if owner == lead_id)
+    leads, received = _counts(sqlite_db)
+    assert (leads, received) == (2, 3)
+    with Session(sqlite_db) as session:
+        ids = {r.event_id: r.lead_id for r in session.exec(select(ReceivedEvent))}
+    for lead_id in set(ids.values()):
+        handle = env.client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(lead_id))
+        expected = sum(1 for owner in ids.values() if owner == lead_id)
 
-            async def recorded(handle: Any = handle, expected: int = expected) -> bool:
-                log = await handle.query(LeadWorkflow.decisions)
-                return [d.rule_id for d in log.decisions].count("event.recorded") == expected
+        async def recorded(handle: Any = handle, expected: int = expected) -> bool:
+            log = await handle.query(LeadWorkflow.decisions)
+            return [d.rule_id for d in log.decisions].count("event.recorded") == expected
 
-            assert await eventually(recorded)
+        assert await eventually(recorded)
 
-        mapping = tmp_path / "mapping.json"
-        mapping.write_text(json.dumps(MAPPING_FILE))
-        second = await asyncio.to_thread(
-            runner.invoke, app, ["import", str(path), "--mapping", str(mapping), "--json"]
-        )
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(MAPPING_FILE))
+    second = await asyncio.to_thread(
+        runner.invoke, app, ["import", str(path), "--mapping", str(mapping), "--json"]
+    )
     assert second.exit_code == 0, second.output
     summary = json.loads(second.stdout)
     assert {k: summary[k] for k in ("rows", "accepted", "duplicate", "rejected")} == {
@@ -218,6 +196,8 @@ async def test_import_twice_rejects_bad_rows_and_adds_nothing_the_second_time(
     assert not list((cli_settings.data_dir / "imports").glob("*.json"))  # done: no checkpoint
 
 
+@pytest.mark.devserver
+@pytest.mark.program(first_touch_delay="P1D")
 async def test_a_bad_mapping_or_file_exits_2_and_imports_nothing(
     cli_settings: Settings, sqlite_db: Engine, tmp_path: Path
 ) -> None:
@@ -234,6 +214,7 @@ class Interrupted(Exception):
     pass
 
 
+@pytest.mark.devserver
 async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
     dev_env: WorkflowEnvironment, settings: Settings, sqlite_db: Engine, tmp_path: Path
 ) -> None:
@@ -270,7 +251,7 @@ async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
 
 
 def test_the_example_mapping_fits_the_example_file() -> None:
-    examples = Path(__file__).resolve().parent.parent / "examples"
+    examples = Path(__file__).resolve().parents[2] / "examples"
     plan = plan_import(
         examples / "downloads.csv", build_mapping(examples / "downloads-mapping.yaml")
     )

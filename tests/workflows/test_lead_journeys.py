@@ -3,51 +3,23 @@ sample program's real durations (days and weeks)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from sqlalchemy.engine import Engine
-from temporalio.testing import WorkflowEnvironment
 
 from models.lead_state import Stage
 from models.program import Program, load_program
 from starter.settings import SAMPLE_PROGRAM, Settings
-from starter.smtp_sink import SmtpSink
-from tests.conftest import ProgramFactory, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey, NewJourney
 
-NewJourney = Callable[..., Journey]
+pytestmark = pytest.mark.program(SAMPLE_PROGRAM)
 
 
-@pytest.fixture
-def journey_program() -> Path:
-    """The program the journey runs; a test may parametrize it indirectly."""
-    return SAMPLE_PROGRAM
-
-
-@pytest.fixture
-async def journey(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-    journey_program: Path,
-) -> AsyncIterator[NewJourney]:
-    settings.program = journey_program
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        yield lambda **profile: Journey(
-            time_skipping_env, settings, sqlite_db, smtp_server, **profile
-        )
-
-
-async def test_evidence_brochure_leads_to_study_summary_then_webinar(journey: NewJourney) -> None:
-    lead = journey()
+async def test_evidence_brochure_leads_to_study_summary_then_webinar(lead: Journey) -> None:
     await lead.event(
         "content_downloaded",
         asset_id="CVT-EVD-200",
@@ -65,9 +37,8 @@ async def test_evidence_brochure_leads_to_study_summary_then_webinar(journey: Ne
 
 
 async def test_mechanism_and_endpoint_page_views_lead_to_the_webinar_invitation(
-    journey: NewJourney,
+    lead: Journey,
 ) -> None:
-    lead = journey()
     for topic in ("mechanism_of_action", "endpoints", "mechanism_of_action"):
         await lead.event("page_viewed", url=f"https://corvanta.example/{topic}", topics=[topic])
     await lead.days(3)
@@ -76,9 +47,9 @@ async def test_mechanism_and_endpoint_page_views_lead_to_the_webinar_invitation(
     assert "track.evidence_interest" in [d.rule_id for d in decisions]
 
 
-async def test_event_registrant_who_opens_nothing_gets_fewer_sends(journey: NewJourney) -> None:
-    silent = journey(email="silent.registrant@clinic.example")
-    engaged = journey(email="engaged.registrant@clinic.example")
+async def test_event_registrant_who_opens_nothing_gets_fewer_sends(new_journey: NewJourney) -> None:
+    silent = new_journey(email="silent.registrant@clinic.example")
+    engaged = new_journey(email="engaged.registrant@clinic.example")
     for lead in (silent, engaged):
         await lead.event("webinar_registered", event_name="CORVA-HF symposium", topics=["evidence"])
     opened: set[str] = set()
@@ -95,10 +66,7 @@ async def test_event_registrant_who_opens_nothing_gets_fewer_sends(journey: NewJ
     assert "track.silence" in [d.rule_id for d in silent_state.decisions]
 
 
-async def test_clinician_downloading_the_dosing_guide_moves_to_practical_use(
-    journey: NewJourney,
-) -> None:
-    lead = journey()
+async def test_clinician_downloading_the_dosing_guide_moves_to_practical_use(lead: Journey) -> None:
     await lead.event("page_viewed", url="https://corvanta.example/hcp", topics=["heart_failure"])
     assert (await lead.state()).track == "education-first"
     await lead.event(
@@ -113,8 +81,7 @@ async def test_clinician_downloading_the_dosing_guide_moves_to_practical_use(
     assert lead.assets_emailed() == ["CVT-PRA-410"]  # not the guide they already have
 
 
-async def test_pause_holds_every_send_and_resume_sends_again(journey: NewJourney) -> None:
-    lead = journey()
+async def test_pause_holds_every_send_and_resume_sends_again(lead: Journey) -> None:
     await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
     await lead.days(1)
     assert len(lead.emails()) == 1
@@ -132,8 +99,7 @@ async def test_pause_holds_every_send_and_resume_sends_again(journey: NewJourney
     assert manual[0].inputs["reason"] == "in active conversation with the practice"
 
 
-async def test_pause_until_resumes_by_itself(journey: NewJourney) -> None:
-    lead = journey()
+async def test_pause_until_resumes_by_itself(lead: Journey) -> None:
     await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
     await lead.days(1)
     now = await lead.env.get_current_time()
@@ -148,8 +114,7 @@ async def test_pause_until_resumes_by_itself(journey: NewJourney) -> None:
     assert resumed[-1].trigger == "timer:pause_until"
 
 
-async def test_opt_out_mid_cadence_stops_all_further_email(journey: NewJourney) -> None:
-    lead = journey()
+async def test_opt_out_mid_cadence_stops_all_further_email(lead: Journey) -> None:
     await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
     await lead.days(1)
     assert len(lead.emails()) == 1
@@ -165,32 +130,19 @@ async def test_opt_out_mid_cadence_stops_all_further_email(journey: NewJourney) 
     assert "score.objection" in rules  # the click after the objection was not scored
 
 
-@pytest.fixture
-def one_send_a_week(make_program: ProgramFactory) -> Path:
+def one_send_a_week(program: dict[str, Any]) -> None:
     """The sample program with a long track and a tight cap, so the cap is what binds."""
-
-    def change(program: dict[str, Any]) -> None:
-        program["cadence"]["caps"] = [{"window": "P7D", "max_sends": 1}]
-        program["tracks"]["definitions"]["event-follow-up"]["assets"] = [
-            asset["id"] for asset in program["assets"]
-        ]
-
-    return make_program(change=change)
+    program["cadence"]["caps"] = [{"window": "P7D", "max_sends": 1}]
+    program["tracks"]["definitions"]["event-follow-up"]["assets"] = [
+        asset["id"] for asset in program["assets"]
+    ]
 
 
+@pytest.mark.program(change=one_send_a_week)
 async def test_caps_and_quiet_hours_hold_for_a_lead_who_clicks_everything(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-    one_send_a_week: Path,
+    lead: Journey, settings: Settings
 ) -> None:
-    settings.program = one_send_a_week
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        await _click_everything(
-            Journey(time_skipping_env, settings, sqlite_db, smtp_server),
-            load_program(one_send_a_week),
-        )
+    await _click_everything(lead, load_program(settings.program))
 
 
 async def _click_everything(lead: Journey, program: Program) -> None:
@@ -215,10 +167,7 @@ async def _click_everything(lead: Journey, program: Program) -> None:
         assert 8 <= local.hour < 20, f"sent in quiet hours: {local}"
 
 
-async def test_bad_events_are_rejected_in_the_log_and_the_lead_carries_on(
-    journey: NewJourney,
-) -> None:
-    lead = journey()
+async def test_bad_events_are_rejected_in_the_log_and_the_lead_carries_on(lead: Journey) -> None:
     await lead.event("page_viewed", topics=["heart_failure"])
     unknown = await lead.raw_event("brochure_printed")
     bad = await lead.raw_event("email_bounced", bounce_type="sideways")
@@ -235,8 +184,7 @@ async def test_bad_events_are_rejected_in_the_log_and_the_lead_carries_on(
     assert len(lead.emails()) == 1  # the lead's nurture went on
 
 
-async def test_medical_question_is_not_scored_and_its_text_stays_out(journey: NewJourney) -> None:
-    lead = journey()
+async def test_medical_question_is_not_scored_and_its_text_stays_out(lead: Journey) -> None:
     await lead.event("page_viewed", topics=["heart_failure"])
     before = await lead.state()
     await lead.event("medical_question", text="Patient had dizziness after the first dose")
@@ -246,34 +194,28 @@ async def test_medical_question_is_not_scored_and_its_text_stays_out(journey: Ne
     assert "dizziness" not in after.model_dump_json()
 
 
+@pytest.mark.program()  # a copy of its own: the test edits it
 async def test_program_changes_apply_to_running_leads_and_a_broken_edit_is_survived(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-    make_program: ProgramFactory,
+    lead: Journey, settings: Settings
 ) -> None:
-    program_file = make_program()
-    settings.program = program_file
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
-        await lead.days(1)
-        assert lead.assets_emailed() == ["CVT-EVD-210"]
+    program_file = settings.program
+    await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
+    await lead.days(1)
+    assert lead.assets_emailed() == ["CVT-EVD-210"]
 
-        raw = yaml.safe_load(program_file.read_text())
-        raw["version"] = "2026.12.1"
-        for asset in raw["assets"]:
-            if asset["id"] == "CVT-EVT-300":
-                asset["status"] = "withdrawn"  # MLR withdrew the webinar invitation
-        program_file.write_text(yaml.safe_dump(raw, sort_keys=False))
-        await lead.days(8)  # past the next touch (5 days on, moved off the weekend)
-        assert lead.assets_emailed() == ["CVT-EVD-210"]  # the withdrawn asset never goes out
+    raw = yaml.safe_load(program_file.read_text())
+    raw["version"] = "2026.12.1"
+    for asset in raw["assets"]:
+        if asset["id"] == "CVT-EVT-300":
+            asset["status"] = "withdrawn"  # MLR withdrew the webinar invitation
+    program_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    await lead.days(8)  # past the next touch (5 days on, moved off the weekend)
+    assert lead.assets_emailed() == ["CVT-EVD-210"]  # the withdrawn asset never goes out
 
-        program_file.write_text("version: [this is not a program")
-        await lead.event("content_downloaded", asset_id="CVT-PRA-400", topics=["dosing"])
-        await lead.days(10)  # the next touch (solution-fit) finds the program file broken
-        state = await lead.state()
+    program_file.write_text("version: [this is not a program")
+    await lead.event("content_downloaded", asset_id="CVT-PRA-400", topics=["dosing"])
+    await lead.days(10)  # the next touch (solution-fit) finds the program file broken
+    state = await lead.state()
 
     rules = [d.rule_id for d in state.decisions]
     assert "program.updated" in rules and "program.rejected" in rules
@@ -285,10 +227,7 @@ async def test_program_changes_apply_to_running_leads_and_a_broken_edit_is_survi
     assert state.decisions[-1].program_version == "2026.12.1"
 
 
-async def test_a_consent_grant_older_than_the_opt_out_does_not_undo_it(
-    journey: NewJourney,
-) -> None:
-    lead = journey()
+async def test_a_consent_grant_older_than_the_opt_out_does_not_undo_it(lead: Journey) -> None:
     await lead.event("content_downloaded", asset_id="CVT-EVD-200", topics=["evidence"])
     await lead.event("unsubscribed", channel="Email")  # services spell channels as they like
     state = await lead.state()

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.engine import Engine
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -11,8 +12,8 @@ from models.lead_state import LeadState, Stage, lead_workflow_id
 from starter.intake import Intake
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
-from tests.conftest import ProgramFactory, eventually, running_worker, wait_for_messages
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
+from tests.helpers.polling import eventually, wait_for_messages
 from workflows.lead import LeadWorkflow
 
 
@@ -34,26 +35,22 @@ async def _state_when(handle: WorkflowHandle, check) -> LeadState:  # type: igno
     return await eventually(query)  # type: ignore[no-any-return]
 
 
+@pytest.mark.program(first_touch_delay="P1D")
+@pytest.mark.usefixtures("worker")
 async def test_download_gets_the_follow_up_after_the_programs_delay(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-    make_program: ProgramFactory,
+    env: WorkflowEnvironment, settings: Settings, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
-    settings.program = make_program(first_touch_delay="P1D")
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead_id = await _submit(time_skipping_env, settings, sqlite_db)
-        handle = _handle(time_skipping_env, lead_id)
-        state = await _state_when(handle, lambda s: s.next_touch_at is not None)
-        assert state.stage is Stage.ENGAGED
+    lead_id = await _submit(env, settings, sqlite_db)
+    handle = _handle(env, lead_id)
+    state = await _state_when(handle, lambda s: s.next_touch_at is not None)
+    assert state.stage is Stage.ENGAGED
 
-        await time_skipping_env.sleep(timedelta(hours=23))
-        assert smtp_server.messages == []  # not a day yet
+    await env.sleep(timedelta(hours=23))
+    assert smtp_server.messages == []  # not a day yet
 
-        await time_skipping_env.sleep(timedelta(hours=2))
-        [email] = await wait_for_messages(smtp_server, 1)
-        state = await _state_when(handle, lambda s: s.touches)
+    await env.sleep(timedelta(hours=2))
+    [email] = await wait_for_messages(smtp_server, 1)
+    state = await _state_when(handle, lambda s: s.touches)
 
     assert email["X-Leadflow-Asset"] == "CVT-EVD-210;version=2.0"
     assert state.stage is Stage.NURTURING
@@ -75,51 +72,44 @@ async def test_download_gets_the_follow_up_after_the_programs_delay(
     assert all(d.program_version == "2026.11.1" for d in state.decisions)
 
 
+@pytest.mark.usefixtures("worker")
 async def test_duplicate_delivery_is_ignored_and_sends_once(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
+    env: WorkflowEnvironment, settings: Settings, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
     payload = event_payload()
     event = LeadEventIn.model_validate(payload)
-    intake = Intake(time_skipping_env.client, sqlite_db, settings.task_queue)
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        [first] = await intake.submit([event])
-        again = await intake.submit([event])
-        assert again[0].status == "duplicate"  # intake knows the event id
-        # A delivery that gets past intake (at-least-once signals) is dropped by the workflow.
-        await _handle(time_skipping_env, first.lead_id).signal(
-            LeadWorkflow.record_event, LeadEvent.from_intake(event)
-        )
-        # A second, distinct download.
-        [result] = await intake.submit([LeadEventIn.model_validate(event_payload())])
-        handle = _handle(time_skipping_env, result.lead_id)
-        await _state_when(handle, lambda s: len(s.recent_event_ids) == 2)
-        await time_skipping_env.sleep(timedelta(seconds=5))
-        await wait_for_messages(smtp_server, 1)
-        state = await _state_when(handle, lambda s: s.touches)
-        await time_skipping_env.sleep(timedelta(minutes=5))
+    intake = Intake(env.client, sqlite_db, settings.task_queue)
+    [first] = await intake.submit([event])
+    again = await intake.submit([event])
+    assert again[0].status == "duplicate"  # intake knows the event id
+    # A delivery that gets past intake (at-least-once signals) is dropped by the workflow.
+    await _handle(env, first.lead_id).signal(
+        LeadWorkflow.record_event, LeadEvent.from_intake(event)
+    )
+    # A second, distinct download.
+    [result] = await intake.submit([LeadEventIn.model_validate(event_payload())])
+    handle = _handle(env, result.lead_id)
+    await _state_when(handle, lambda s: len(s.recent_event_ids) == 2)
+    await env.sleep(timedelta(seconds=5))
+    await wait_for_messages(smtp_server, 1)
+    state = await _state_when(handle, lambda s: s.touches)
+    await env.sleep(timedelta(minutes=5))
 
     assert len(smtp_server.messages) == 1
     duplicates = [d for d in state.decisions if d.rule_id == "event.duplicate"]
     assert [d.trigger for d in duplicates] == [f"event:{payload['event_id']}"]
 
 
+@pytest.mark.program(asset_changes={"CVT-EVD-210": {"status": "withdrawn"}})
+@pytest.mark.usefixtures("worker")
 async def test_a_withdrawn_asset_is_not_sent_and_the_reason_is_logged(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-    make_program: ProgramFactory,
+    env: WorkflowEnvironment, settings: Settings, sqlite_db: Engine, smtp_server: SmtpSink
 ) -> None:
-    settings.program = make_program(asset_changes={"CVT-EVD-210": {"status": "withdrawn"}})
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead_id = await _submit(time_skipping_env, settings, sqlite_db)
-        handle = _handle(time_skipping_env, lead_id)
-        await _state_when(handle, lambda s: s.next_touch_at is not None)
-        await time_skipping_env.sleep(timedelta(seconds=5))
-        state = await _state_when(handle, lambda s: s.touches)
+    lead_id = await _submit(env, settings, sqlite_db)
+    handle = _handle(env, lead_id)
+    await _state_when(handle, lambda s: s.next_touch_at is not None)
+    await env.sleep(timedelta(seconds=5))
+    state = await _state_when(handle, lambda s: s.touches)
 
     assert smtp_server.messages == []
     assert state.touches[0].status == "blocked"

@@ -14,13 +14,10 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.engine import Engine
-from temporalio.testing import WorkflowEnvironment
 
 from starter.settings import Settings
-from starter.smtp_sink import SmtpSink
-from tests.conftest import eventually, running_worker
-from tests.journey import Journey
+from tests.helpers.journey import Journey, NewJourney
+from tests.helpers.polling import eventually
 
 SECRET = "whsec-test-7f3a"
 
@@ -75,24 +72,22 @@ def crm_server() -> Iterator[CrmServer]:
     server.server_close()
 
 
-async def test_each_task_is_delivered_once_even_when_the_first_attempt_times_out(
-    time_skipping_env: WorkflowEnvironment,
-    settings: Settings,
-    sqlite_db: Engine,
-    smtp_server: SmtpSink,
-    crm_server: CrmServer,
-) -> None:
+@pytest.fixture
+def settings(settings: Settings, crm_server: CrmServer) -> Settings:
+    """The worker delivers CRM tasks to the test's receiver."""
     settings.crm_webhook_url = crm_server.url
     settings.crm_webhook_secret = SecretStr(SECRET)
     settings.crm_webhook_timeout = 0.5
-    async with running_worker(time_skipping_env.client, settings, sqlite_db):
-        lead = Journey(time_skipping_env, settings, sqlite_db, smtp_server)
-        await lead.event("meeting_requested", product="Corvanta")
-        other = Journey(
-            time_skipping_env, settings, sqlite_db, smtp_server, email="j.park@uic.example"
-        )
-        await other.event("trial_question", text="Who can enrol in CORVA-HF?")
-        await eventually(lambda: len(crm_server.deliveries) == 2 and len(crm_server.attempts) >= 3)
+    return settings
+
+
+async def test_each_task_is_delivered_once_even_when_the_first_attempt_times_out(
+    lead: Journey, new_journey: NewJourney, crm_server: CrmServer
+) -> None:
+    await lead.event("meeting_requested", product="Corvanta")
+    other = new_journey(email="j.park@uic.example")
+    await other.event("trial_question", text="Who can enrol in CORVA-HF?")
+    await eventually(lambda: len(crm_server.deliveries) == 2 and len(crm_server.attempts) >= 3)
 
     first_key = crm_server.attempts[0]
     assert crm_server.attempts.count(first_key) >= 2  # the timed-out attempt was retried

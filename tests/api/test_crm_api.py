@@ -7,7 +7,6 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from temporalio.testing import WorkflowEnvironment
@@ -17,8 +16,9 @@ from starter.api import create_app
 from starter.auth import KeyRing
 from starter.cli import app as cli_app
 from starter.settings import Settings
-from tests.conftest import eventually, running_worker
-from tests.factories import event_payload
+from tests.helpers.api import api_client
+from tests.helpers.factories import event_payload
+from tests.helpers.polling import eventually
 
 OPS_KEY = "crm-ops-key"
 SALES_KEY = "crm-sales-key"
@@ -31,22 +31,17 @@ def _keyring() -> KeyRing:
     return ring
 
 
+@pytest.mark.devserver
+@pytest.mark.usefixtures("worker")
 async def test_sales_list_accept_and_close_a_routed_meeting_request(
-    dev_env: WorkflowEnvironment,
+    env: WorkflowEnvironment,
     settings: Settings,
     db: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app = create_app(settings, client=dev_env.client, db=db, keyring=_keyring())
+    app = create_app(settings, client=env.client, db=db, keyring=_keyring())
     sales = {"Authorization": f"Bearer {SALES_KEY}"}
-    async with (
-        running_worker(dev_env.client, settings, db),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://leadflow.test",
-            headers={"Authorization": f"Bearer {OPS_KEY}"},
-        ) as api,
-    ):
+    async with api_client(app, OPS_KEY) as api:
         sent = await api.post("/v1/events", json=event_payload("meeting_requested"))
         assert sent.status_code == 202, sent.text
         lead_id = sent.json()["lead_id"]
@@ -101,7 +96,7 @@ async def test_sales_list_accept_and_close_a_routed_meeting_request(
         assert state["owner_queue"] == "sales-us-midwest" and state["stage"] == "sales_accepted"
 
         monkeypatch.setenv(
-            "LEADFLOW_TEMPORAL_ADDRESS", dev_env.client.service_client.config.target_host
+            "LEADFLOW_TEMPORAL_ADDRESS", env.client.service_client.config.target_host
         )
         monkeypatch.setenv("LEADFLOW_TASK_QUEUE", settings.task_queue)
         monkeypatch.setenv("LEADFLOW_DATABASE_URL", str(db.url.render_as_string(False)))

@@ -8,7 +8,7 @@ from leadflow_domain.consent import consent_record_for, effective_consent
 from models.compliance_rules import ConsentRules
 from models.events import LeadEventIn
 from models.tables import ConsentRecord
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
 
 RULES = ConsentRules()
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)

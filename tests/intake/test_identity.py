@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,41 +12,26 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.testing import WorkflowEnvironment
 
 from leadflow_domain.consent import consent_records, effective_consent
 from models.program import load_program
 from models.tables import ConsentRecord, IdentityReview, Lead, LeadMerge
-from starter.api import create_app
 from starter.auth import KeyRing
 from starter.settings import Settings
-from tests.factories import event_payload, npi_for
+from tests.helpers.api import READ_ONLY_KEY, ops_keyring
+from tests.helpers.factories import event_payload, npi_for
 
-OPS_KEY = "test-ops-key"
-READ_ONLY_KEY = "test-read-only-key"
+pytestmark = pytest.mark.devserver
+
 STEWARD_KEY = "test-steward-key"
 STEWARD_KEY_NAME = "steward-desk"
 
 
-def _keyring() -> KeyRing:
-    ring = KeyRing()
-    ring.add("ops", OPS_KEY, ("events:write", "leads:read"))
-    ring.add("dashboard", READ_ONLY_KEY, ("leads:read",))
+@pytest.fixture
+def keyring() -> KeyRing:
+    ring = ops_keyring()
     ring.add(STEWARD_KEY_NAME, STEWARD_KEY, ("leads:read", "compliance:act"))
     return ring
-
-
-@pytest.fixture
-async def api(
-    dev_env: WorkflowEnvironment, settings: Settings, db: Engine
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, client=dev_env.client, db=db, keyring=_keyring())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://leadflow.test",
-        headers={"Authorization": f"Bearer {OPS_KEY}"},
-    ) as http:
-        yield http
 
 
 def _as(key: str) -> dict[str, str]:
