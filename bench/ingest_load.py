@@ -24,7 +24,7 @@ from bench.echo import EchoInput, EchoWorkflow
 from bench.harness import drive
 from models.events import LeadEvent, LeadEventIn
 from models.lead_state import RECORD_EVENT, lead_workflow_id
-from tests.factories import CLINICIAN, luhn_check_digit
+from tests.helpers.factories import CLINICIAN, luhn_check_digit
 from workflows.lead import LeadWorkflow
 
 T = TypeVar("T")

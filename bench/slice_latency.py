@@ -32,7 +32,7 @@ from starter.logging import configure_logging
 from starter.ports import free_port
 from starter.settings import SAMPLE_PROGRAM, Settings
 from starter.smtp_sink import SmtpSink
-from tests.factories import event_payload
+from tests.helpers.factories import event_payload
 from worker import build_worker, prepare_database
 
 
