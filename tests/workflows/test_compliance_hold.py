@@ -10,6 +10,7 @@ from models.lead_state import ReviewDecision, Stage
 from models.queries import list_reviews
 from starter.settings import SAMPLE_PROGRAM
 from tests.helpers.journey import Journey, NewJourney
+from tests.helpers.polling import eventually
 from workflows.lead import LeadWorkflow
 
 pytestmark = pytest.mark.program(SAMPLE_PROGRAM)
@@ -43,7 +44,8 @@ async def test_unverified_hcp_asking_for_promotion_is_held_for_review(
 ) -> None:
     state = await unverified.until(lambda s: s.review is not None and s.review.recorded)
     assert state.stage is Stage.COMPLIANCE_HOLD
-    [item] = list_reviews(sqlite_db, "open")
+    # The state says recorded as its activity starts: the row lands a moment later.
+    [item] = await eventually(lambda: list_reviews(sqlite_db, "open"))
     assert item.reason == "unverified HCP asking for promotional material"
     await unverified.days(10)
     assert unverified.emails() == []  # nothing promotional while held
@@ -81,7 +83,8 @@ async def test_an_undecided_review_escalates(unverified: Journey, sqlite_db: Eng
     await unverified.days(3)  # the sample program's review_within is P2D
     state = await unverified.until(lambda s: s.review is not None and s.review.escalated)
     assert "compliance.escalated" in [d.rule_id for d in state.decisions]
-    assert [r.status for r in list_reviews(sqlite_db, None)] == ["escalated"]
+    escalated = await eventually(lambda: [r.status for r in list_reviews(sqlite_db, "escalated")])
+    assert [r.status for r in list_reviews(sqlite_db, None)] == escalated == ["escalated"]
 
 
 async def test_a_german_lead_asking_for_promotion_without_consent_is_held(
