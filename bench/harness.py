@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -40,3 +41,22 @@ async def drive(
             await send(item)
 
     await asyncio.gather(*(lane() for _ in range(lanes)))
+
+
+@dataclass
+class EventRates:
+    """Events sent in one phase, timed from the first send to the last one the server
+    acknowledged (accepted), and to every event seen applied (None: not all were)."""
+
+    name: str
+    events: int
+    accepted_s: float
+    applied_s: float | None
+
+    @property
+    def accepted_per_s(self) -> float:
+        return self.events / self.accepted_s
+
+    @property
+    def applied_per_s(self) -> float | None:
+        return None if self.applied_s is None else self.events / self.applied_s

@@ -21,7 +21,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
 from bench.echo import EchoInput, EchoWorkflow
-from bench.harness import drive
+from bench.harness import EventRates, drive
 from models.events import LeadEvent, LeadEventIn
 from models.lead_state import RECORD_EVENT, lead_workflow_id
 from tests.helpers.factories import CLINICIAN, luhn_check_digit
@@ -92,23 +92,11 @@ def ingest_plan(events: int, leads: int, people: People, seed: int) -> list[dict
 
 
 @dataclass
-class Ingest:
-    name: str
-    events: int
-    accepted_s: float
-    applied_s: float | None  # None: not all applied by the deadline
+class Ingest(EventRates):
     applied: int
     errors: Counter[str] = field(default_factory=Counter)
     payload_bytes: float = 0.0
     history_per_event: float = 0.0  # history events per event, sampled workflows, at the end
-
-    @property
-    def accepted_per_s(self) -> float:
-        return self.events / self.accepted_s
-
-    @property
-    def applied_per_s(self) -> float | None:
-        return None if self.applied_s is None else self.events / self.applied_s
 
 
 async def history_per_event(client: Client, expected: dict[str, int], sample: int = 30) -> float:

@@ -10,24 +10,14 @@ from dataclasses import dataclass, field
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import Client
 
+from bench.harness import EventRates
+
 HISTORY_LIMIT = 2_000  # the product requirement for every run of a lead
 
 
 @dataclass
-class Rate:
-    name: str
-    events: int
-    accepted_s: float  # first send -> last send acknowledged by the server
-    applied_s: float | None  # first send -> every event seen applied (None: stalled)
+class Rate(EventRates):
     applied: int | None  # events seen applied at the end (None: the query never answered)
-
-    @property
-    def accepted_per_s(self) -> float:
-        return self.events / self.accepted_s
-
-    @property
-    def applied_per_s(self) -> float | None:
-        return None if self.applied_s is None else self.events / self.applied_s
 
 
 @dataclass

@@ -15,7 +15,7 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field
 
-from models.events import LeadProfile
+from models.events import LeadFacts, LeadProfile
 from models.reference import ReferenceData, postal_key, term_key
 
 # ISO 3166-1 alpha-2 codes: every region phonenumbers knows, plus the few without telephony.
@@ -76,6 +76,28 @@ class EnrichmentResult(BaseModel):
     hcp_evidence: str | None = Field(default=None, description="npi | crm_id")
     problems: list[FieldProblem] = Field(default_factory=list)
     missing_routing_fields: list[str] = Field(default_factory=list)
+
+
+def enriched_facts(
+    profile: LeadProfile, enriched: EnrichmentResult, **overrides: bool
+) -> LeadFacts:
+    """What a lead's workflow may know once the profile is enriched: canonical taxonomy keys,
+    country, postal code, territory and what routing misses; no names or identifiers.
+    `overrides` replace what only the database can tell (HCP verified, NPI valid)."""
+    return profile.facts().model_copy(
+        update={
+            "role": enriched.role or profile.role,
+            "specialty": enriched.specialty or profile.specialty,
+            "org_type": enriched.org_type or profile.org_type,
+            "country": enriched.country,
+            "postal_code": enriched.postal_code or profile.postal_code,
+            "territory": enriched.territory,
+            "hcp_verified": enriched.hcp_verified,
+            "npi_valid": enriched.npi_valid,
+            "missing_routing_fields": enriched.missing_routing_fields,
+            **overrides,
+        }
+    )
 
 
 def normalize_email(raw: str | None) -> tuple[str | None, str | None]:

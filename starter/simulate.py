@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from leadflow_domain.enrichment import enrich
+from leadflow_domain.enrichment import enrich, enriched_facts
 from models.events import LeadEvent, LeadEventIn, LeadFacts
 from models.lead_state import Decision, LeadState, SendTouchResult
 from models.program import Program
@@ -59,19 +59,7 @@ def read_journey(path: Path) -> list[LeadEventIn]:
 
 def _facts(event: LeadEventIn, program: Program) -> LeadFacts:
     """The facts intake would derive (enrichment against the program's reference data)."""
-    enriched = enrich(event.lead, None, program.reference)
-    return event.lead.facts().model_copy(
-        update={
-            "role": enriched.role or event.lead.role,
-            "specialty": enriched.specialty or event.lead.specialty,
-            "org_type": enriched.org_type or event.lead.org_type,
-            "country": enriched.country,
-            "territory": enriched.territory,
-            "hcp_verified": enriched.hcp_verified,
-            "npi_valid": enriched.npi_valid,
-            "missing_routing_fields": enriched.missing_routing_fields,
-        }
-    )
+    return enriched_facts(event.lead, enrich(event.lead, None, program.reference))
 
 
 def simulate(program: Program, events: list[LeadEventIn], until: timedelta) -> Simulation:

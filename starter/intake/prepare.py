@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from leadflow_domain.consent import append_consent, consent_record_for, suppress
-from leadflow_domain.enrichment import EnrichmentResult, enrich, npi_is_valid
+from leadflow_domain.enrichment import EnrichmentResult, enrich, enriched_facts, npi_is_valid
 from leadflow_domain.free_text_screen import free_text_fields, redact, screen
 from leadflow_domain.safety_cases import open_case
 from models.compliance_rules import ConsentRules
@@ -110,21 +110,10 @@ def _record_consent_and_suppression(
 def _facts(
     event: LeadEventIn, enriched: EnrichmentResult, lead: Lead | None, country: str | None
 ) -> LeadFacts:
-    """What the workflow may know of the lead: opaque facts, HCP status from verified data."""
+    """HCP status from verified data only: a valid US NPI on record, or a CRM record."""
     verified = bool(lead and ((lead.npi and enriched.npi_valid and country == "US") or lead.crm_id))
-    return event.lead.facts().model_copy(
-        update={
-            "role": enriched.role or event.lead.role,
-            "specialty": enriched.specialty or event.lead.specialty,
-            "org_type": enriched.org_type or event.lead.org_type,
-            "country": enriched.country,
-            "postal_code": enriched.postal_code or event.lead.postal_code,
-            "territory": enriched.territory,
-            "hcp_verified": verified,
-            "missing_routing_fields": enriched.missing_routing_fields,
-            "npi_valid": bool(lead and lead.npi and npi_is_valid(lead.npi)),
-        }
-    )
+    npi_valid = bool(lead and lead.npi and npi_is_valid(lead.npi))
+    return enriched_facts(event.lead, enriched, hcp_verified=verified, npi_valid=npi_valid)
 
 
 def _resolve(session: Session, profile: LeadProfile, link_on_email: bool) -> str:
