@@ -752,7 +752,3 @@ def main() -> None:
     except KNOWN_ERRORS as err:
         err_console.print(f"leadflow: {err}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
