@@ -1,0 +1,48 @@
+"""`leadflow event send`: deliver lead events from a file or stdin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from starter.cli.output import console, err_console
+from starter.settings import Settings
+
+app = typer.Typer(help="Send lead events.")
+
+
+@app.command("send")
+def event_send(
+    payload: Annotated[
+        Path, typer.Argument(help="JSON file with one event or {'events': [...]}; - for stdin")
+    ],
+) -> None:
+    """Validate events and deliver them to their leads' workflows."""
+    from models.db import connect_db, migrate
+    from models.program import load_program
+    from starter.intake import EventPayloadError, Intake, IntakeRules, parse_events
+    from starter.temporal import connect
+
+    body = sys.stdin.buffer.read() if str(payload) == "-" else payload.read_bytes()
+    try:
+        events, _ = parse_events(body)
+    except EventPayloadError as err:
+        err_console.print(f"[red]rejected:[/red] {err}")
+        raise typer.Exit(2) from err
+    settings = Settings()
+
+    async def send() -> None:
+        db = connect_db(settings.resolved_database_url)
+        migrate(db)
+        client = await connect(settings)
+        rules = IntakeRules.of(load_program(settings.program))
+        intake = Intake(client, db, settings.task_queue, rules)
+        for result in await intake.submit(events):
+            console.print_json(json.dumps(result.model_dump()))
+
+    asyncio.run(send())

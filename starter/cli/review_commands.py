@@ -1,0 +1,89 @@
+"""`leadflow review list|decide`: compliance reviews."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Literal
+
+import typer
+
+from starter.cli.actor import cli_actor
+from starter.cli.connections import open_database
+from starter.cli.output import console, err_console
+from starter.settings import Settings
+
+app = typer.Typer(help="Compliance reviews: leads held until a reviewer decides.")
+
+
+@app.command("list")
+def review_list(
+    status: Annotated[
+        Literal["open", "escalated", "released", "blocked"] | None, typer.Option()
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Leads held for compliance review, oldest first (as GET /v1/compliance/reviews)."""
+    from rich.table import Table
+
+    from models.queries import list_reviews
+
+    rows = list_reviews(open_database(), status)
+    if as_json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+        return
+    table = Table()
+    table.add_column("review", no_wrap=True)  # ids are copied into `review decide`
+    table.add_column("lead", no_wrap=True)
+    for heading in ("status", "reason", "opened", "due", "reviewer"):
+        table.add_column(heading)
+    for r in rows:
+        table.add_row(
+            r.review_id,
+            r.lead_id,
+            r.status,
+            r.reason,
+            f"{r.opened_at:%Y-%m-%d %H:%M}",
+            f"{r.due_at:%Y-%m-%d %H:%M}" if r.due_at else "",
+            r.reviewer or "",
+        )
+    console.print(table)
+
+
+@app.command("decide")
+def review_decide(
+    review_id: str,
+    decision: Annotated[Literal["release", "block"], typer.Option(help="release or block")],
+    reviewer: Annotated[str, typer.Option(help="who reviewed (recorded)")],
+    note: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Release (resume where it stopped) or block (disqualify) a held lead. The actor
+    recorded is `cli:<os user>`."""
+    from pydantic import ValidationError
+
+    from models.lead_state import ReviewDecision, ReviewRecordResult
+    from starter.review_decisions import ReviewNotOpen, UnknownReview, decide_review
+    from starter.temporal import connect
+
+    try:
+        request = ReviewDecision(
+            review_id=review_id, reviewer=reviewer, decision=decision, note=note, actor=cli_actor()
+        )
+    except ValidationError as err:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in err.errors())
+        err_console.print(f"leadflow: {problems}", markup=False, highlight=False)
+        raise typer.Exit(2) from err
+
+    async def decide() -> ReviewRecordResult:
+        return await decide_review(await connect(Settings()), open_database(), request)
+
+    try:
+        result = asyncio.run(decide())
+    except (UnknownReview, ReviewNotOpen) as err:
+        err_console.print(f"leadflow: {err}", markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    console.print(f"review {result.review_id} {result.status} by {reviewer}", highlight=False)

@@ -1,0 +1,53 @@
+"""`leadflow simulate`: what the program would decide for a journey, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from starter.cli.output import console, err_console, quiet_logs
+from starter.settings import Settings
+
+app = typer.Typer()
+
+
+@app.command()
+def simulate(
+    journey: Annotated[Path, typer.Argument(help="JSON or YAML file: a list of events")],
+    program: Annotated[
+        Path | None, typer.Option(help="program file (default: LEADFLOW_PROGRAM)")
+    ] = None,
+    days: Annotated[float, typer.Option(help="keep the cadence running this long after")] = 30,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What the program would decide for a journey, offline: stages, scores, tracks, touches
+    (taken as sent) and routing, from the same engine the lead workflow runs."""
+    from datetime import timedelta
+
+    from models.program import ProgramError, load_program
+    from starter.simulate import SimulationError, read_journey
+    from starter.simulate import as_json as simulation_json
+    from starter.simulate import simulate as run_simulation
+
+    quiet_logs()
+    try:
+        loaded = load_program(program or Settings().program)
+        result = run_simulation(loaded, read_journey(journey), timedelta(days=days))
+    except (ProgramError, SimulationError) as err:
+        err_console.print(f"leadflow: {err}", markup=False, highlight=False)
+        raise typer.Exit(2) from err
+    if as_json:
+        print(simulation_json(result))
+        return
+    console.print(f"program {loaded.version}", highlight=False)
+    for d in result.decisions:  # one line each, so it greps and diffs well
+        line = f"{d.at:%Y-%m-%d %H:%M}  {d.rule_id:<28} {d.outcome}  [{d.trigger}]"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    state = result.state
+    console.print(
+        f"stage {state.stage.value}, track {state.track}, fit {state.score.fit}, "
+        f"engagement {state.score.engagement:.1f}, touches sent {len(state.touches)}",
+        highlight=False,
+    )

@@ -1,0 +1,121 @@
+"""`leadflow task list|accept|reject|close`: CRM tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any
+
+import typer
+
+from starter.cli.actor import cli_actor
+from starter.cli.connections import open_database
+from starter.cli.output import console, err_console
+from starter.settings import Settings
+
+app = typer.Typer(help="CRM tasks: leads routed to queues, waiting for the team to act.")
+
+
+@app.command("list")
+def task_list(
+    queue: Annotated[str | None, typer.Option(help="only this queue")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="open | accepted | rejected | closed | escalated")
+    ] = None,
+    lead: Annotated[str | None, typer.Option(help="only this lead's tasks")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """CRM tasks, newest first: queue, status, why, SLA due time."""
+    from rich.table import Table
+
+    from models.queries import list_tasks, task_view
+
+    views = [
+        task_view(t) for t in list_tasks(open_database(), queue=queue, status=status, lead_id=lead)
+    ]
+    if as_json:
+        print(json.dumps(views, indent=2))
+        return
+    table = Table("task", "lead", "queue", "status", "rule", "due", "actor")
+    for v in views:
+        table.add_row(
+            v["task_id"],
+            v["lead_id"],
+            v["queue"],
+            v["status"],
+            v["rule_id"],
+            v["due_at"] or "",
+            v["actor"] or "",
+        )
+    console.print(table)
+
+
+def _task_action(action_args: dict[str, Any], as_json: bool) -> None:
+    from pydantic import ValidationError
+
+    from models.routing import TaskAction, TaskActionResult
+    from starter.task_actions import TaskNotOpen, UnknownTask, act_on_task
+    from starter.temporal import connect
+
+    try:
+        action = TaskAction(actor=cli_actor(), **action_args)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'reason'}: {e['msg']}" for e in err.errors()
+        )
+        err_console.print(f"leadflow: {problems}", markup=False, highlight=False)
+        raise typer.Exit(2) from err
+
+    async def act() -> TaskActionResult:
+        return await act_on_task(await connect(Settings()), open_database(), action)
+
+    try:
+        result = asyncio.run(act())
+    except (UnknownTask, TaskNotOpen) as err:
+        err_console.print(f"leadflow: {err}", markup=False, highlight=False)
+        raise typer.Exit(1) from err
+    if as_json:
+        print(result.model_dump_json(indent=2))
+        return
+    console.print(
+        f"task {result.task_id} {result.status}; lead stage {result.stage.value}"
+        + (f", track {result.track}" if result.track else ""),
+        highlight=False,
+    )
+
+
+@app.command("accept")
+def task_accept(
+    task_id: str,
+    note: Annotated[str | None, typer.Option(help="recorded with the acceptance")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Accept a task (the actor recorded is `cli:<os user>`)."""
+    _task_action({"task_id": task_id, "action": "accept", "note": note}, as_json)
+
+
+@app.command("reject")
+def task_reject(
+    task_id: str,
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="not_ready | wrong_contact | no_fit | duplicate | competitor | no_consent"
+        ),
+    ],
+    note: Annotated[str | None, typer.Option(help="recorded with the rejection")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Reject a task with a reason code: the lead goes back to nurture on the reason's track."""
+    _task_action({"task_id": task_id, "action": "reject", "reason": reason, "note": note}, as_json)
+
+
+@app.command("close")
+def task_close(
+    task_id: str,
+    outcome: Annotated[str, typer.Option(help="e.g. won, lost, no_decision")],
+    note: Annotated[str | None, typer.Option(help="recorded with the outcome")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Close a task with its outcome."""
+    _task_action({"task_id": task_id, "action": "close", "outcome": outcome, "note": note}, as_json)
