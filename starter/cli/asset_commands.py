@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from starter.cli.connections import open_database
 from starter.cli.output import console
 from starter.settings import Settings
 
@@ -24,13 +25,10 @@ def assets_import(
     from sqlmodel import Session
 
     from leadflow_domain.content import import_catalog
-    from models.db import connect_db, migrate
     from models.program import load_program
 
     settings = Settings()
-    db = connect_db(settings.resolved_database_url)
-    migrate(db)
-    with Session(db) as session:
+    with Session(open_database(settings)) as session:
         summary = import_catalog(session, load_program(program or settings.program))
     console.print(
         f"imported: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged"
@@ -44,11 +42,8 @@ def assets_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     from sqlmodel import Session
 
     from leadflow_domain.content import list_assets
-    from models.db import connect_db, migrate
 
-    db = connect_db(Settings().resolved_database_url)
-    migrate(db)
-    with Session(db) as session:
+    with Session(open_database(Settings())) as session:
         rows = list_assets(session)
     if as_json:
         keep = ("asset_id", "version", "status", "approval_id", "expires_on", "countries")

@@ -23,10 +23,8 @@ def event_send(
     ],
 ) -> None:
     """Validate events and deliver them to their leads' workflows."""
-    from models.db import connect_db, migrate
-    from models.program import load_program
-    from starter.intake import EventPayloadError, Intake, IntakeRules, parse_events
-    from starter.temporal import connect
+    from starter.cli.connections import open_intake
+    from starter.intake import EventPayloadError, parse_events
 
     body = sys.stdin.buffer.read() if str(payload) == "-" else payload.read_bytes()
     try:
@@ -37,11 +35,7 @@ def event_send(
     settings = Settings()
 
     async def send() -> None:
-        db = connect_db(settings.resolved_database_url)
-        migrate(db)
-        client = await connect(settings)
-        rules = IntakeRules.of(load_program(settings.program))
-        intake = Intake(client, db, settings.task_queue, rules)
+        intake = await open_intake(settings)
         for result in await intake.submit(events):
             console.print_json(json.dumps(result.model_dump()))
 

@@ -49,8 +49,7 @@ def import_csv(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
 
-    from models.db import connect_db, migrate
-    from models.program import load_program
+    from starter.cli.connections import open_intake
     from starter.csv_import import (
         ImportSummary,
         MappingError,
@@ -59,8 +58,6 @@ def import_csv(
         plan_import,
         run_import,
     )
-    from starter.intake import Intake, IntakeRules
-    from starter.temporal import connect
 
     quiet_logs()
     try:
@@ -91,14 +88,11 @@ def import_csv(
     )
 
     async def run() -> ImportSummary:
-        db = connect_db(settings.resolved_database_url)
-        await asyncio.to_thread(migrate, db)
-        client = await connect(settings)
-        rules = IntakeRules.of(load_program(settings.program))
+        intake = await open_intake(settings)
         with progress:
             task = progress.add_task(f"importing {file.name}", total=plan.records)
             return await run_import(
-                Intake(client, db, settings.task_queue, rules),
+                intake,
                 plan,
                 batch_size=batch_size,
                 checkpoint=checkpoint,

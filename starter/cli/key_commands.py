@@ -9,6 +9,7 @@ import typer
 
 from starter.cli.connections import open_database
 from starter.cli.output import console, err_console
+from starter.settings import Settings
 
 app = typer.Typer(help="API keys (stored hashed).")
 
@@ -24,7 +25,7 @@ def key_create(
     from starter.keys import KeyRequestError, create_key
 
     try:
-        key = create_key(open_database(), name, scope)
+        key = create_key(open_database(Settings()), name, scope)
     except KeyRequestError as err:
         err_console.print(f"leadflow: {err}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from err
@@ -37,7 +38,7 @@ def key_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> N
     from starter.keys import KeyRequestError, revoke_key
 
     try:
-        revoke_key(open_database(), name)
+        revoke_key(open_database(Settings()), name)
     except KeyRequestError as err:
         err_console.print(f"leadflow: {err}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from err
@@ -51,7 +52,7 @@ def key_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     from starter.keys import list_keys
 
-    rows = list_keys(open_database())
+    rows = list_keys(open_database(Settings()))
     if as_json:
         keep = {"name", "scopes", "created_at", "revoked_at"}
         print(json.dumps([r.model_dump(mode="json", include=keep) for r in rows], indent=2))

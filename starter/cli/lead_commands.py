@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 import typer
 
-from starter.cli.connections import lead_handle, open_database
-from starter.cli.output import console, err_console
+from starter.cli.connections import on_lead, run_service
+from starter.cli.output import console, fail
 from starter.settings import Settings
 
 app = typer.Typer(help="Look at a lead and steer it.")
@@ -19,21 +18,18 @@ def lead_show(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = F
     """Stage, scores with breakdown, track, stops, pause and next touch of a lead."""
     from workflows.lead import LeadWorkflow
 
-    async def show() -> None:
-        state = await (await lead_handle(lead_id)).query(LeadWorkflow.state)
-        if as_json:
-            print(state.model_dump_json(indent=2, exclude={"decisions", "recent_event_ids"}))
-            return
-        score = state.score
-        console.print(f"[bold]{lead_id}[/bold]  stage {state.stage.value}  track {state.track}")
-        console.print(f"fit {score.fit}  engagement {score.engagement}  mql {score.mql}")
-        for item in score.fit_breakdown + score.engagement_breakdown:
-            console.print(f"  {item.points:>7}  {item.source}", highlight=False)
-        console.print(f"next touch {state.next_touch_at}  paused {state.pause is not None}")
-        for stop in state.stops.values():
-            console.print(f"stopped: {stop.reason} (since {stop.since:%Y-%m-%d %H:%M})")
-
-    asyncio.run(show())
+    state = on_lead(Settings(), lead_id, lambda lead: lead.query(LeadWorkflow.state))
+    if as_json:
+        print(state.model_dump_json(indent=2, exclude={"decisions", "recent_event_ids"}))
+        return
+    score = state.score
+    console.print(f"[bold]{lead_id}[/bold]  stage {state.stage.value}  track {state.track}")
+    console.print(f"fit {score.fit}  engagement {score.engagement}  mql {score.mql}")
+    for item in score.fit_breakdown + score.engagement_breakdown:
+        console.print(f"  {item.points:>7}  {item.source}", highlight=False)
+    console.print(f"next touch {state.next_touch_at}  paused {state.pause is not None}")
+    for stop in state.stops.values():
+        console.print(f"stopped: {stop.reason} (since {stop.since:%Y-%m-%d %H:%M})")
 
 
 @app.command("decisions")
@@ -43,38 +39,31 @@ def lead_decisions(lead_id: str, as_json: Annotated[bool, typer.Option("--json")
 
     from workflows.lead import LeadWorkflow
 
-    async def decisions() -> None:
-        log = await (await lead_handle(lead_id)).query(LeadWorkflow.decisions)
-        if as_json:
-            print(log.model_dump_json(indent=2))
-            return
-        table = Table("#", "at", "rule", "outcome", "trigger")
-        for d in log.decisions:
-            table.add_row(str(d.seq), f"{d.at:%Y-%m-%d %H:%M:%S}", d.rule_id, d.outcome, d.trigger)
-        console.print(table)
-
-    asyncio.run(decisions())
+    log = on_lead(Settings(), lead_id, lambda lead: lead.query(LeadWorkflow.decisions))
+    if as_json:
+        print(log.model_dump_json(indent=2))
+        return
+    table = Table("#", "at", "rule", "outcome", "trigger")
+    for d in log.decisions:
+        table.add_row(str(d.seq), f"{d.at:%Y-%m-%d %H:%M:%S}", d.rule_id, d.outcome, d.trigger)
+    console.print(table)
 
 
 @app.command("history")
 def lead_history(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """The Temporal history of the lead's current run: every event, signal, timer, activity
     and update, in order (`--json`: the raw history, as the Temporal UI exports it)."""
-
-    async def history() -> None:
-        found = await (await lead_handle(lead_id)).fetch_history()
-        if as_json:
-            print(found.to_json())
-            return
-        for event in found.events:  # one line each, so it greps and pipes well
-            kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
-            when = f"{event.event_time.ToDatetime():%Y-%m-%d %H:%M:%S}"
-            detail = _history_detail(event)
-            console.print(f"{event.event_id:>5}  {when}  {kind:<44} {detail}", highlight=False)
-
     from temporalio.api.enums.v1 import EventType
 
-    asyncio.run(history())
+    found = on_lead(Settings(), lead_id, lambda lead: lead.fetch_history())
+    if as_json:
+        print(found.to_json())
+        return
+    for event in found.events:  # one line each, so it greps and pipes well
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
+        when = f"{event.event_time.ToDatetime():%Y-%m-%d %H:%M:%S}"
+        detail = _history_detail(event)
+        console.print(f"{event.event_id:>5}  {when}  {kind:<44} {detail}", highlight=False)
 
 
 def _history_detail(event: Any) -> str:
@@ -105,11 +94,8 @@ def lead_pause(
     from models.lead_state import PauseRequest
     from workflows.lead import LeadWorkflow
 
-    async def pause() -> None:
-        handle = await lead_handle(lead_id)
-        await handle.signal(LeadWorkflow.pause, PauseRequest(by=by, reason=reason))
-
-    asyncio.run(pause())
+    request = PauseRequest(by=by, reason=reason)
+    on_lead(Settings(), lead_id, lambda lead: lead.signal(LeadWorkflow.pause, request))
     console.print(f"pause sent to {lead_id}")
 
 
@@ -123,11 +109,8 @@ def lead_resume(
     from models.lead_state import ResumeRequest
     from workflows.lead import LeadWorkflow
 
-    async def resume() -> None:
-        handle = await lead_handle(lead_id)
-        await handle.signal(LeadWorkflow.resume, ResumeRequest(by=by, reason=reason))
-
-    asyncio.run(resume())
+    request = ResumeRequest(by=by, reason=reason)
+    on_lead(Settings(), lead_id, lambda lead: lead.signal(LeadWorkflow.resume, request))
     console.print(f"resume sent to {lead_id}")
 
 
@@ -144,24 +127,17 @@ def lead_audit(
     from rich.table import Table
     from temporalio.service import RPCError, RPCStatusCode
 
-    from starter.audit import AuditTrail, as_csv, audit_trail
-    from starter.temporal import connect
+    from starter.audit import as_csv, audit_trail
 
     if as_json and format == "csv":
-        err_console.print("leadflow: give --format csv or --json, not both")
-        raise typer.Exit(2)
+        fail("give --format csv or --json, not both", 2)
     settings = Settings()
-
-    async def trail() -> AuditTrail:
-        return await audit_trail(await connect(settings), open_database(), settings, lead_id)
-
     try:
-        found = asyncio.run(trail())
+        found = run_service(settings, lambda client, db: audit_trail(client, db, settings, lead_id))
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-        err_console.print(f"leadflow: no lead {lead_id}", highlight=False)
-        raise typer.Exit(1) from err
+        fail(f"no lead {lead_id}", 1)
     if format == "csv":
         print(as_csv(found), end="")
     elif format == "json" or as_json:

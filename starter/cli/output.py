@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
+import typer
 from rich.console import Console
 
 console = Console()
@@ -19,3 +22,11 @@ def quiet_logs() -> None:
             wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
             logger_factory=structlog.stdlib.LoggerFactory(),  # stderr, resolved at each write
         )
+
+
+def fail(message: str, code: int, *, soft_wrap: bool = False, highlight: bool = False) -> NoReturn:
+    """End the command: `leadflow: <message>` on stderr, then exit with `code`."""
+    err_console.print(
+        f"leadflow: {message}", markup=False, highlight=highlight, soft_wrap=soft_wrap
+    )
+    raise typer.Exit(code)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Literal
 
 import typer
 
 from starter.cli.actor import cli_actor
-from starter.cli.connections import open_database
-from starter.cli.output import console, err_console
+from starter.cli.connections import open_database, run_service
+from starter.cli.output import console, fail
 from starter.settings import Settings
 
 app = typer.Typer(help="Compliance reviews: leads held until a reviewer decides.")
@@ -28,7 +27,7 @@ def review_list(
 
     from models.queries import list_reviews
 
-    rows = list_reviews(open_database(), status)
+    rows = list_reviews(open_database(Settings()), status)
     if as_json:
         print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
         return
@@ -62,9 +61,8 @@ def review_decide(
     recorded is `cli:<os user>`."""
     from pydantic import ValidationError
 
-    from models.lead_state import ReviewDecision, ReviewRecordResult
+    from models.lead_state import ReviewDecision
     from starter.review_decisions import ReviewNotOpen, UnknownReview, decide_review
-    from starter.temporal import connect
 
     try:
         request = ReviewDecision(
@@ -72,17 +70,12 @@ def review_decide(
         )
     except ValidationError as err:
         problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in err.errors())
-        err_console.print(f"leadflow: {problems}", markup=False, highlight=False)
-        raise typer.Exit(2) from err
-
-    async def decide() -> ReviewRecordResult:
-        return await decide_review(await connect(Settings()), open_database(), request)
-
-    try:
-        result = asyncio.run(decide())
-    except (UnknownReview, ReviewNotOpen) as err:
-        err_console.print(f"leadflow: {err}", markup=False, highlight=False)
-        raise typer.Exit(1) from err
+        fail(problems, 2)
+    result = run_service(
+        Settings(),
+        lambda client, db: decide_review(client, db, request),
+        refusals=(UnknownReview, ReviewNotOpen),
+    )
     if as_json:
         print(result.model_dump_json(indent=2))
         return

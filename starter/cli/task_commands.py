@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
 import typer
 
 from starter.cli.actor import cli_actor
-from starter.cli.connections import open_database
-from starter.cli.output import console, err_console
+from starter.cli.connections import open_database, run_service
+from starter.cli.output import console, fail
 from starter.settings import Settings
 
 app = typer.Typer(help="CRM tasks: leads routed to queues, waiting for the team to act.")
@@ -31,7 +30,8 @@ def task_list(
     from models.queries import list_tasks, task_view
 
     views = [
-        task_view(t) for t in list_tasks(open_database(), queue=queue, status=status, lead_id=lead)
+        task_view(t)
+        for t in list_tasks(open_database(Settings()), queue=queue, status=status, lead_id=lead)
     ]
     if as_json:
         print(json.dumps(views, indent=2))
@@ -53,9 +53,8 @@ def task_list(
 def _task_action(action_args: dict[str, Any], as_json: bool) -> None:
     from pydantic import ValidationError
 
-    from models.routing import TaskAction, TaskActionResult
+    from models.routing import TaskAction
     from starter.task_actions import TaskNotOpen, UnknownTask, act_on_task
-    from starter.temporal import connect
 
     try:
         action = TaskAction(actor=cli_actor(), **action_args)
@@ -63,17 +62,12 @@ def _task_action(action_args: dict[str, Any], as_json: bool) -> None:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'reason'}: {e['msg']}" for e in err.errors()
         )
-        err_console.print(f"leadflow: {problems}", markup=False, highlight=False)
-        raise typer.Exit(2) from err
-
-    async def act() -> TaskActionResult:
-        return await act_on_task(await connect(Settings()), open_database(), action)
-
-    try:
-        result = asyncio.run(act())
-    except (UnknownTask, TaskNotOpen) as err:
-        err_console.print(f"leadflow: {err}", markup=False, highlight=False)
-        raise typer.Exit(1) from err
+        fail(problems, 2)
+    result = run_service(
+        Settings(),
+        lambda client, db: act_on_task(client, db, action),
+        refusals=(UnknownTask, TaskNotOpen),
+    )
     if as_json:
         print(result.model_dump_json(indent=2))
         return
