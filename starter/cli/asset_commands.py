@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from starter.cli.connections import open_database
-from starter.cli.output import console
+from starter.cli.output import JsonOption, console, print_records
 from starter.settings import Settings
 
 app = typer.Typer(help="The approved content library.")
@@ -36,7 +36,7 @@ def assets_import(
 
 
 @app.command("list")
-def assets_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def assets_list(as_json: JsonOption = False) -> None:
     """List the content library: status, version, approval and expiry of every asset."""
     from rich.table import Table
     from sqlmodel import Session
@@ -46,8 +46,9 @@ def assets_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     with Session(open_database(Settings())) as session:
         rows = list_assets(session)
     if as_json:
-        keep = ("asset_id", "version", "status", "approval_id", "expires_on", "countries")
-        print(json.dumps([r.model_dump(mode="json", include=set(keep)) for r in rows], indent=2))
+        print_records(
+            rows, ("asset_id", "version", "status", "approval_id", "expires_on", "countries")
+        )
         return
     table = Table("asset", "version", "status", "approval", "expires", "countries", "title")
     for r in rows:

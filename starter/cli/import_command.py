@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from starter.cli.output import console, err_console, quiet_logs
+from starter.cli.output import JsonOption, console, err_console, fail, quiet_logs
 from starter.settings import Settings
 
 app = typer.Typer()
@@ -38,7 +38,7 @@ def import_csv(
     restart: Annotated[
         bool, typer.Option("--restart", help="ignore an interrupted run's checkpoint")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Import a CSV file as lead events: each row is checked like an API event and delivered
     to its lead. Running it again imports nothing twice (those rows answer `duplicate`).
@@ -72,8 +72,7 @@ def import_csv(
             ),
         )
     except MappingError as err:
-        err_console.print(f"leadflow: {err}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from err
+        fail(str(err), 2, soft_wrap=True)
     settings = Settings()
     checkpoint = checkpoint_path(settings.data_dir, plan)
     if restart:
@@ -102,17 +101,13 @@ def import_csv(
     try:
         summary = asyncio.run(run())
     except KeyboardInterrupt:
-        err_console.print("leadflow: import interrupted; run the same command to resume")
-        raise typer.Exit(130) from None
+        fail("import interrupted; run the same command to resume", 130)
     except Exception as err:  # a fatal stop: the checkpoint lets a rerun resume
-        err_console.print(
-            f"leadflow: import stopped: {type(err).__name__}: {err}; "
-            "run the same command again to resume",
-            markup=False,
-            highlight=False,
+        fail(
+            f"import stopped: {type(err).__name__}: {err}; run the same command again to resume",
+            1,
             soft_wrap=True,
         )
-        raise typer.Exit(1) from err
     if as_json:
         print(summary.model_dump_json(indent=2))
         return

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from starter.cli.connections import open_database
-from starter.cli.output import console, err_console
+from starter.cli.output import JsonOption, console, fail, print_records
 from starter.settings import Settings
 
 app = typer.Typer(help="API keys (stored hashed).")
@@ -27,8 +27,7 @@ def key_create(
     try:
         key = create_key(open_database(Settings()), name, scope)
     except KeyRequestError as err:
-        err_console.print(f"leadflow: {err}", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from err
+        fail(str(err), 2, soft_wrap=True, highlight=True)
     print(key)
 
 
@@ -40,13 +39,12 @@ def key_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> N
     try:
         revoke_key(open_database(Settings()), name)
     except KeyRequestError as err:
-        err_console.print(f"leadflow: {err}", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from err
+        fail(str(err), 2, soft_wrap=True, highlight=True)
     console.print(f"revoked {name}")
 
 
 @app.command("list")
-def key_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def key_list(as_json: JsonOption = False) -> None:
     """List keys: name, scopes, created, revoked (never the keys)."""
     from rich.table import Table
 
@@ -54,8 +52,7 @@ def key_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
     rows = list_keys(open_database(Settings()))
     if as_json:
-        keep = {"name", "scopes", "created_at", "revoked_at"}
-        print(json.dumps([r.model_dump(mode="json", include=keep) for r in rows], indent=2))
+        print_records(rows, ("name", "scopes", "created_at", "revoked_at"))
         return
     table = Table("name", "scopes", "created", "revoked")
     for r in rows:

@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 import typer
 
 from starter.cli.connections import on_lead, run_service
-from starter.cli.output import console, fail
+from starter.cli.output import JsonOption, console, fail
 from starter.settings import Settings
 
 app = typer.Typer(help="Look at a lead and steer it.")
 
 
 @app.command("show")
-def lead_show(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def lead_show(lead_id: str, as_json: JsonOption = False) -> None:
     """Stage, scores with breakdown, track, stops, pause and next touch of a lead."""
     from workflows.lead import LeadWorkflow
 
@@ -33,7 +33,7 @@ def lead_show(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = F
 
 
 @app.command("decisions")
-def lead_decisions(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def lead_decisions(lead_id: str, as_json: JsonOption = False) -> None:
     """The lead's decision log of this run (earlier runs: GET /v1/leads/{id}/decisions)."""
     from rich.table import Table
 
@@ -50,7 +50,7 @@ def lead_decisions(lead_id: str, as_json: Annotated[bool, typer.Option("--json")
 
 
 @app.command("history")
-def lead_history(lead_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def lead_history(lead_id: str, as_json: JsonOption = False) -> None:
     """The Temporal history of the lead's current run: every event, signal, timer, activity
     and update, in order (`--json`: the raw history, as the Temporal UI exports it)."""
     from temporalio.api.enums.v1 import EventType

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 console = Console()
 err_console = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json")]
+"""The `--json` flag: the command prints JSON on stdout instead of a table or lines."""
 
 
 def quiet_logs() -> None:
@@ -30,3 +38,14 @@ def fail(message: str, code: int, *, soft_wrap: bool = False, highlight: bool = 
         f"leadflow: {message}", markup=False, highlight=highlight, soft_wrap=soft_wrap
     )
     raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    """`data` as indented JSON on stdout."""
+    print(json.dumps(data, indent=2))
+
+
+def print_records(records: Sequence[BaseModel], fields: Sequence[str]) -> None:
+    """Database records as a JSON list on stdout, with only `fields`, in that order."""
+    dumped = [record.model_dump(mode="json", include=set(fields)) for record in records]
+    print_json([{name: row[name] for name in fields} for row in dumped])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 import typer
 
 from starter.cli.actor import cli_actor
 from starter.cli.connections import open_database, run_service
-from starter.cli.output import console, fail
+from starter.cli.output import JsonOption, console, fail, print_json
 from starter.settings import Settings
 
 app = typer.Typer(help="Compliance reviews: leads held until a reviewer decides.")
@@ -20,7 +19,7 @@ def review_list(
     status: Annotated[
         Literal["open", "escalated", "released", "blocked"] | None, typer.Option()
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Leads held for compliance review, oldest first (as GET /v1/compliance/reviews)."""
     from rich.table import Table
@@ -29,7 +28,7 @@ def review_list(
 
     rows = list_reviews(open_database(Settings()), status)
     if as_json:
-        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2))
+        print_json([r.model_dump(mode="json") for r in rows])
         return
     table = Table()
     table.add_column("review", no_wrap=True)  # ids are copied into `review decide`
@@ -55,7 +54,7 @@ def review_decide(
     decision: Annotated[Literal["release", "block"], typer.Option(help="release or block")],
     reviewer: Annotated[str, typer.Option(help="who reviewed (recorded)")],
     note: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Release (resume where it stopped) or block (disqualify) a held lead. The actor
     recorded is `cli:<os user>`."""

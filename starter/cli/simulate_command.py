@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from starter.cli.output import console, err_console, quiet_logs
+from starter.cli.output import JsonOption, console, fail, quiet_logs
 from starter.settings import Settings
 
 app = typer.Typer()
@@ -20,7 +20,7 @@ def simulate(
         Path | None, typer.Option(help="program file (default: LEADFLOW_PROGRAM)")
     ] = None,
     days: Annotated[float, typer.Option(help="keep the cadence running this long after")] = 30,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """What the program would decide for a journey, offline: stages, scores, tracks, touches
     (taken as sent) and routing, from the same engine the lead workflow runs."""
@@ -36,8 +36,7 @@ def simulate(
         loaded = load_program(program or Settings().program)
         result = run_simulation(loaded, read_journey(journey), timedelta(days=days))
     except (ProgramError, SimulationError) as err:
-        err_console.print(f"leadflow: {err}", markup=False, highlight=False)
-        raise typer.Exit(2) from err
+        fail(str(err), 2)
     if as_json:
         print(simulation_json(result))
         return

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 
 from starter.cli.actor import cli_actor
 from starter.cli.connections import open_database, run_service
-from starter.cli.output import console, fail
+from starter.cli.output import JsonOption, console, fail, print_json
 from starter.settings import Settings
 
 app = typer.Typer(help="CRM tasks: leads routed to queues, waiting for the team to act.")
@@ -22,7 +21,7 @@ def task_list(
         str | None, typer.Option(help="open | accepted | rejected | closed | escalated")
     ] = None,
     lead: Annotated[str | None, typer.Option(help="only this lead's tasks")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """CRM tasks, newest first: queue, status, why, SLA due time."""
     from rich.table import Table
@@ -34,7 +33,7 @@ def task_list(
         for t in list_tasks(open_database(Settings()), queue=queue, status=status, lead_id=lead)
     ]
     if as_json:
-        print(json.dumps(views, indent=2))
+        print_json(views)
         return
     table = Table("task", "lead", "queue", "status", "rule", "due", "actor")
     for v in views:
@@ -82,7 +81,7 @@ def _task_action(action_args: dict[str, Any], as_json: bool) -> None:
 def task_accept(
     task_id: str,
     note: Annotated[str | None, typer.Option(help="recorded with the acceptance")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Accept a task (the actor recorded is `cli:<os user>`)."""
     _task_action({"task_id": task_id, "action": "accept", "note": note}, as_json)
@@ -98,7 +97,7 @@ def task_reject(
         ),
     ],
     note: Annotated[str | None, typer.Option(help="recorded with the rejection")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Reject a task with a reason code: the lead goes back to nurture on the reason's track."""
     _task_action({"task_id": task_id, "action": "reject", "reason": reason, "note": note}, as_json)
@@ -109,7 +108,7 @@ def task_close(
     task_id: str,
     outcome: Annotated[str, typer.Option(help="e.g. won, lost, no_decision")],
     note: Annotated[str | None, typer.Option(help="recorded with the outcome")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Close a task with its outcome."""
     _task_action({"task_id": task_id, "action": "close", "outcome": outcome, "note": note}, as_json)
