@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from starter.cli.connections import on_lead, run_service
 from starter.cli.output import JsonOption, console, fail
 from starter.settings import Settings
+
+if TYPE_CHECKING:
+    from starter.audit import AuditTrail
 
 app = typer.Typer(help="Look at a lead and steer it.")
 
@@ -124,7 +127,6 @@ def lead_audit(
 ) -> None:
     """The lead's audit trail (as GET /v1/leads/{id}/audit): decisions of every run, sends,
     consent, reviews and case references, oldest first."""
-    from rich.table import Table
     from temporalio.service import RPCError, RPCStatusCode
 
     from starter.audit import as_csv, audit_trail
@@ -143,8 +145,15 @@ def lead_audit(
     elif format == "json" or as_json:
         print(found.model_dump_json(indent=2))
     else:
-        table = Table("at", "kind", "actor", "what")
-        for e in found.entries:
-            table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.kind, e.actor, e.what)
-        console.print(table)
-        console.print(f"workflow: {found.workflow_url}", highlight=False)
+        _print_trail(found)
+
+
+def _print_trail(trail: AuditTrail) -> None:
+    """The audit trail as a table, then where its workflow is in the Temporal UI."""
+    from rich.table import Table
+
+    table = Table("at", "kind", "actor", "what")
+    for e in trail.entries:
+        table.add_row(f"{e.at:%Y-%m-%d %H:%M:%S}", e.kind, e.actor, e.what)
+    console.print(table)
+    console.print(f"workflow: {trail.workflow_url}", highlight=False)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from starter.cli.output import JsonOption, console, fail, quiet_logs
 from starter.settings import Settings
+
+if TYPE_CHECKING:
+    from starter.simulate import Simulation
 
 app = typer.Typer()
 
@@ -40,7 +43,12 @@ def simulate(
     if as_json:
         print(simulation_json(result))
         return
-    console.print(f"program {loaded.version}", highlight=False)
+    _print_simulation(loaded.version, result)
+
+
+def _print_simulation(program_version: str, result: Simulation) -> None:
+    """The program's version, its decisions one a line, then where the lead ended."""
+    console.print(f"program {program_version}", highlight=False)
     for d in result.decisions:  # one line each, so it greps and diffs well
         line = f"{d.at:%Y-%m-%d %H:%M}  {d.rule_id:<28} {d.outcome}  [{d.trigger}]"
         console.print(line, highlight=False, markup=False, soft_wrap=True)
