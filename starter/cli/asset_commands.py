@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from starter.cli.connections import open_database
+from starter.cli.connections import load_settings, open_database
 from starter.cli.output import JsonOption, console, print_records
-from starter.settings import Settings
 
 app = typer.Typer(help="The approved content library.")
 
@@ -27,7 +26,7 @@ def assets_import(
     from leadflow_domain.content import import_catalog
     from models.program import load_program
 
-    settings = Settings()
+    settings = load_settings()
     with Session(open_database(settings)) as session:
         summary = import_catalog(session, load_program(program or settings.program))
     console.print(
@@ -43,7 +42,7 @@ def assets_list(as_json: JsonOption = False) -> None:
 
     from leadflow_domain.content import list_assets
 
-    with Session(open_database(Settings())) as session:
+    with Session(open_database(load_settings())) as session:
         rows = list_assets(session)
     if as_json:
         print_records(

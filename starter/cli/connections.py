@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def load_settings() -> Settings:
+    """The app's settings, read from the environment (`LEADFLOW_*`) when a command runs."""
+    from starter.settings import Settings
+
+    return Settings()
+
+
 def open_database(settings: Settings) -> Engine:
     """The configured database, its schema brought to the newest revision."""
     from models.db import connect_db, migrate

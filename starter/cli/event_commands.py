@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from starter.cli.output import console, err_console
-from starter.settings import Settings
 
 app = typer.Typer(help="Send lead events.")
 
@@ -23,7 +22,7 @@ def event_send(
     ],
 ) -> None:
     """Validate events and deliver them to their leads' workflows."""
-    from starter.cli.connections import open_intake
+    from starter.cli.connections import load_settings, open_intake
     from starter.intake import EventPayloadError, parse_events
 
     body = sys.stdin.buffer.read() if str(payload) == "-" else payload.read_bytes()
@@ -32,7 +31,7 @@ def event_send(
     except EventPayloadError as err:
         err_console.print(f"[red]rejected:[/red] {err}")
         raise typer.Exit(2) from err
-    settings = Settings()
+    settings = load_settings()
 
     async def send() -> None:
         intake = await open_intake(settings)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from starter.cli.connections import load_settings
 from starter.cli.output import JsonOption, console, err_console, fail, quiet_logs
 
 if TYPE_CHECKING:
@@ -52,11 +53,9 @@ def import_csv(
     Exit code 0 when every row was processed, rejected rows included (they are listed);
     1 when the run stopped (run it again to resume); 2 for a bad mapping or file.
     """
-    from starter.settings import Settings
-
     quiet_logs()
     plan = _plan(file, mapping, event_type, column, constant, delimiter)
-    settings = Settings()
+    settings = load_settings()
     summary = _run(settings, plan, batch_size=batch_size, restart=restart, as_json=as_json)
     if as_json:
         print(summary.model_dump_json(indent=2))

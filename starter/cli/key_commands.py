@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from starter.cli.connections import open_database
+from starter.cli.connections import load_settings, open_database
 from starter.cli.output import JsonOption, console, fail, print_records
-from starter.settings import Settings
 
 app = typer.Typer(help="API keys (stored hashed).")
 
@@ -25,7 +24,7 @@ def key_create(
     from starter.keys import KeyRequestError, create_key
 
     try:
-        key = create_key(open_database(Settings()), name, scope)
+        key = create_key(open_database(load_settings()), name, scope)
     except KeyRequestError as err:
         fail(str(err), 2, soft_wrap=True, highlight=True)
     print(key)
@@ -37,7 +36,7 @@ def key_revoke(name: Annotated[str, typer.Argument(help="the key's name")]) -> N
     from starter.keys import KeyRequestError, revoke_key
 
     try:
-        revoke_key(open_database(Settings()), name)
+        revoke_key(open_database(load_settings()), name)
     except KeyRequestError as err:
         fail(str(err), 2, soft_wrap=True, highlight=True)
     console.print(f"revoked {name}")
@@ -50,7 +49,7 @@ def key_list(as_json: JsonOption = False) -> None:
 
     from starter.keys import list_keys
 
-    rows = list_keys(open_database(Settings()))
+    rows = list_keys(open_database(load_settings()))
     if as_json:
         print_records(rows, ("name", "scopes", "created_at", "revoked_at"))
         return

@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from starter.cli.connections import on_lead, run_service
+from starter.cli.connections import load_settings, on_lead, run_service
 from starter.cli.output import JsonOption, console, fail
-from starter.settings import Settings
 
 if TYPE_CHECKING:
     from starter.audit import AuditTrail
@@ -21,7 +20,7 @@ def lead_show(lead_id: str, as_json: JsonOption = False) -> None:
     """Stage, scores with breakdown, track, stops, pause and next touch of a lead."""
     from workflows.lead import LeadWorkflow
 
-    state = on_lead(Settings(), lead_id, lambda lead: lead.query(LeadWorkflow.state))
+    state = on_lead(load_settings(), lead_id, lambda lead: lead.query(LeadWorkflow.state))
     if as_json:
         print(state.model_dump_json(indent=2, exclude={"decisions", "recent_event_ids"}))
         return
@@ -42,7 +41,7 @@ def lead_decisions(lead_id: str, as_json: JsonOption = False) -> None:
 
     from workflows.lead import LeadWorkflow
 
-    log = on_lead(Settings(), lead_id, lambda lead: lead.query(LeadWorkflow.decisions))
+    log = on_lead(load_settings(), lead_id, lambda lead: lead.query(LeadWorkflow.decisions))
     if as_json:
         print(log.model_dump_json(indent=2))
         return
@@ -58,7 +57,7 @@ def lead_history(lead_id: str, as_json: JsonOption = False) -> None:
     and update, in order (`--json`: the raw history, as the Temporal UI exports it)."""
     from temporalio.api.enums.v1 import EventType
 
-    found = on_lead(Settings(), lead_id, lambda lead: lead.fetch_history())
+    found = on_lead(load_settings(), lead_id, lambda lead: lead.fetch_history())
     if as_json:
         print(found.to_json())
         return
@@ -98,7 +97,7 @@ def lead_pause(
     from workflows.lead import LeadWorkflow
 
     request = PauseRequest(by=by, reason=reason)
-    on_lead(Settings(), lead_id, lambda lead: lead.signal(LeadWorkflow.pause, request))
+    on_lead(load_settings(), lead_id, lambda lead: lead.signal(LeadWorkflow.pause, request))
     console.print(f"pause sent to {lead_id}")
 
 
@@ -113,7 +112,7 @@ def lead_resume(
     from workflows.lead import LeadWorkflow
 
     request = ResumeRequest(by=by, reason=reason)
-    on_lead(Settings(), lead_id, lambda lead: lead.signal(LeadWorkflow.resume, request))
+    on_lead(load_settings(), lead_id, lambda lead: lead.signal(LeadWorkflow.resume, request))
     console.print(f"resume sent to {lead_id}")
 
 
@@ -133,7 +132,7 @@ def lead_audit(
 
     if as_json and format == "csv":
         fail("give --format csv or --json, not both", 2)
-    settings = Settings()
+    settings = load_settings()
     try:
         found = run_service(settings, lambda client, db: audit_trail(client, db, settings, lead_id))
     except RPCError as err:

@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 import typer
 
 from starter.cli.actor import cli_actor
-from starter.cli.connections import open_database, run_service
+from starter.cli.connections import load_settings, open_database, run_service
 from starter.cli.output import JsonOption, console, fail, print_json
-from starter.settings import Settings
 
 app = typer.Typer(help="Compliance reviews: leads held until a reviewer decides.")
 
@@ -26,7 +25,7 @@ def review_list(
 
     from models.queries import list_reviews
 
-    rows = list_reviews(open_database(Settings()), status)
+    rows = list_reviews(open_database(load_settings()), status)
     if as_json:
         print_json([r.model_dump(mode="json") for r in rows])
         return
@@ -71,7 +70,7 @@ def review_decide(
         problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in err.errors())
         fail(problems, 2)
     result = run_service(
-        Settings(),
+        load_settings(),
         lambda client, db: decide_review(client, db, request),
         refusals=(UnknownReview, ReviewNotOpen),
     )

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from starter.cli.connections import load_settings
 from starter.cli.output import JsonOption, console, fail, quiet_logs
-from starter.settings import Settings
 
 if TYPE_CHECKING:
     from starter.simulate import Simulation
@@ -36,7 +36,7 @@ def simulate(
 
     quiet_logs()
     try:
-        loaded = load_program(program or Settings().program)
+        loaded = load_program(program or load_settings().program)
         result = run_simulation(loaded, read_journey(journey), timedelta(days=days))
     except (ProgramError, SimulationError) as err:
         fail(str(err), 2)

@@ -6,8 +6,7 @@ import asyncio
 
 import typer
 
-from starter.logging import configure_logging
-from starter.settings import Settings
+from starter.cli.connections import load_settings
 
 app = typer.Typer()
 
@@ -15,10 +14,11 @@ app = typer.Typer()
 @app.command()
 def up() -> None:
     """Run the embedded stack: Temporal dev server, SMTP sink, worker and API."""
+    from starter.logging import configure_logging
     from starter.stack import run_stack
 
     configure_logging()
-    asyncio.run(run_stack(Settings(), announce=lambda line: print(line, flush=True)))
+    asyncio.run(run_stack(load_settings(), announce=lambda line: print(line, flush=True)))
 
 
 @app.command()
@@ -35,7 +35,8 @@ def api() -> None:
     import uvicorn
 
     from starter.api import create_app
+    from starter.logging import configure_logging
 
     configure_logging()
-    settings = Settings()
+    settings = load_settings()
     uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from starter.cli.actor import cli_actor
-from starter.cli.connections import open_database, run_service
+from starter.cli.connections import load_settings, open_database, run_service
 from starter.cli.output import JsonOption, console, fail, print_json
-from starter.settings import Settings
 
 app = typer.Typer(help="CRM tasks: leads routed to queues, waiting for the team to act.")
 
@@ -28,10 +27,8 @@ def task_list(
 
     from models.queries import list_tasks, task_view
 
-    views = [
-        task_view(t)
-        for t in list_tasks(open_database(Settings()), queue=queue, status=status, lead_id=lead)
-    ]
+    db = open_database(load_settings())
+    views = [task_view(t) for t in list_tasks(db, queue=queue, status=status, lead_id=lead)]
     if as_json:
         print_json(views)
         return
@@ -63,7 +60,7 @@ def _task_action(action_args: dict[str, Any], as_json: bool) -> None:
         )
         fail(problems, 2)
     result = run_service(
-        Settings(),
+        load_settings(),
         lambda client, db: act_on_task(client, db, action),
         refusals=(UnknownTask, TaskNotOpen),
     )
