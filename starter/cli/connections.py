@@ -7,17 +7,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
     from temporalio.client import Client, WorkflowHandle
 
+    from models.lead_state import LeadWorkflowResult
     from starter.intake import Intake
     from starter.settings import Settings
     from workflows.lead import LeadWorkflow
 
-    LeadHandle = WorkflowHandle[LeadWorkflow, Any]
+    LeadHandle = WorkflowHandle[LeadWorkflow, LeadWorkflowResult]
 
 T = TypeVar("T")
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from starter.cli.connections import load_settings, open_intake
 from starter.cli.output import console, err_console
 
 app = typer.Typer(help="Send lead events.")
@@ -22,7 +23,6 @@ def event_send(
     ],
 ) -> None:
     """Validate events and deliver them to their leads' workflows."""
-    from starter.cli.connections import load_settings, open_intake
     from starter.intake import EventPayloadError, parse_events
 
     body = sys.stdin.buffer.read() if str(payload) == "-" else payload.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
@@ -11,6 +12,7 @@ from starter.cli.output import JsonOption, console, fail
 
 if TYPE_CHECKING:
     from starter.audit import AuditTrail
+    from starter.cli.connections import LeadHandle
 
 app = typer.Typer(help="Look at a lead and steer it.")
 
@@ -97,8 +99,7 @@ def lead_pause(
     from workflows.lead import LeadWorkflow
 
     request = PauseRequest(by=by, reason=reason)
-    on_lead(load_settings(), lead_id, lambda lead: lead.signal(LeadWorkflow.pause, request))
-    console.print(f"pause sent to {lead_id}")
+    _signal(lead_id, "pause", lambda lead: lead.signal(LeadWorkflow.pause, request))
 
 
 @app.command("resume")
@@ -112,8 +113,13 @@ def lead_resume(
     from workflows.lead import LeadWorkflow
 
     request = ResumeRequest(by=by, reason=reason)
-    on_lead(load_settings(), lead_id, lambda lead: lead.signal(LeadWorkflow.resume, request))
-    console.print(f"resume sent to {lead_id}")
+    _signal(lead_id, "resume", lambda lead: lead.signal(LeadWorkflow.resume, request))
+
+
+def _signal(lead_id: str, name: str, send: Callable[[LeadHandle], Awaitable[None]]) -> None:
+    """Send a signal to the lead's workflow (delivered, not yet handled) and say so."""
+    on_lead(load_settings(), lead_id, send)
+    console.print(f"{name} sent to {lead_id}")
 
 
 @app.command("audit")

@@ -1,4 +1,5 @@
-"""The console the commands print to; stdout carries their output, stderr the rest."""
+"""How the commands print: their output (tables, lines or `--json`) on stdout, errors, logs and
+progress on stderr."""
 
 from __future__ import annotations
 
@@ -49,3 +50,11 @@ def print_records(records: Sequence[BaseModel], fields: Sequence[str]) -> None:
     """Database records as a JSON list on stdout, with only `fields`, in that order."""
     dumped = [record.model_dump(mode="json", include=set(fields)) for record in records]
     print_json([{name: row[name] for name in fields} for row in dumped])
+
+
+def print_result(result: BaseModel, as_json: bool, line: str) -> None:
+    """A command's result: the model as JSON with `--json`, otherwise `line`."""
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    else:
+        console.print(line, highlight=False)

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 import typer
 
-from starter.cli.actor import cli_actor
+from starter.cli.actor import cli_request
 from starter.cli.connections import load_settings, open_database, run_service
-from starter.cli.output import JsonOption, console, fail, print_json
+from starter.cli.output import JsonOption, console, print_json, print_result
 
 app = typer.Typer(help="Compliance reviews: leads held until a reviewer decides.")
 
@@ -57,24 +57,15 @@ def review_decide(
 ) -> None:
     """Release (resume where it stopped) or block (disqualify) a held lead. The actor
     recorded is `cli:<os user>`."""
-    from pydantic import ValidationError
-
     from models.lead_state import ReviewDecision
     from starter.review_decisions import ReviewNotOpen, UnknownReview, decide_review
 
-    try:
-        request = ReviewDecision(
-            review_id=review_id, reviewer=reviewer, decision=decision, note=note, actor=cli_actor()
-        )
-    except ValidationError as err:
-        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in err.errors())
-        fail(problems, 2)
+    request = cli_request(
+        ReviewDecision, review_id=review_id, reviewer=reviewer, decision=decision, note=note
+    )
     result = run_service(
         load_settings(),
         lambda client, db: decide_review(client, db, request),
         refusals=(UnknownReview, ReviewNotOpen),
     )
-    if as_json:
-        print(result.model_dump_json(indent=2))
-        return
-    console.print(f"review {result.review_id} {result.status} by {reviewer}", highlight=False)
+    print_result(result, as_json, f"review {result.review_id} {result.status} by {reviewer}")

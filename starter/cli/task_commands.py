@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from starter.cli.actor import cli_actor
+from starter.cli.actor import cli_request
 from starter.cli.connections import load_settings, open_database, run_service
-from starter.cli.output import JsonOption, console, fail, print_json
+from starter.cli.output import JsonOption, console, print_json, print_result
 
 app = typer.Typer(help="CRM tasks: leads routed to queues, waiting for the team to act.")
 
@@ -47,31 +47,19 @@ def task_list(
 
 
 def _task_action(action_args: dict[str, Any], as_json: bool) -> None:
-    from pydantic import ValidationError
-
+    """Act on a task as `cli:<os user>`: a bad request exits 2, a refused one 1."""
     from models.routing import TaskAction
     from starter.task_actions import TaskNotOpen, UnknownTask, act_on_task
 
-    try:
-        action = TaskAction(actor=cli_actor(), **action_args)
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'reason'}: {e['msg']}" for e in err.errors()
-        )
-        fail(problems, 2)
+    # The task's one cross-field check is that a rejection has a reason.
+    action = cli_request(TaskAction, unnamed="reason", **action_args)
     result = run_service(
         load_settings(),
         lambda client, db: act_on_task(client, db, action),
         refusals=(UnknownTask, TaskNotOpen),
     )
-    if as_json:
-        print(result.model_dump_json(indent=2))
-        return
-    console.print(
-        f"task {result.task_id} {result.status}; lead stage {result.stage.value}"
-        + (f", track {result.track}" if result.track else ""),
-        highlight=False,
-    )
+    line = f"task {result.task_id} {result.status}; lead stage {result.stage.value}"
+    print_result(result, as_json, line + (f", track {result.track}" if result.track else ""))
 
 
 @app.command("accept")
