@@ -1,0 +1,5 @@
+"""`python -m starter.cli`: the same as the `leadflow` command."""
+
+from starter.cli import main
+
+main()
