@@ -6,7 +6,9 @@ Run it with `python worker.py` (or `leadflow worker`) against the configured Tem
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import Engine
@@ -44,47 +46,53 @@ def build_worker(
             workflows publish their stage, track, queue and score (see
             `starter.temporal.search_attributes_registered`).
     """
-    smtp = SmtpTarget(settings.resolved_smtp_host, settings.smtp_port)
-    messaging = MessagingActivities(
-        db,
-        smtp,
-        settings.program,
-        Links(settings.resolved_public_url, settings.resolved_signing_key()),
-    )
-    program = ProgramActivities(settings.program, search_attributes=search_attributes)
-    archive = DecisionArchive(db)
-    safety = SafetyActivities(db, smtp, settings.program)
-    reviews = ReviewActivities(db)
-    secret = settings.crm_webhook_secret
-    crm = CrmActivities(
-        db,
-        smtp,
-        settings.program,
-        Webhook(
-            settings.crm_webhook_url,
-            secret.get_secret_value() if secret else None,
-            settings.crm_webhook_timeout,
-        ),
-    )
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[LeadWorkflow, SafetyCaseWorkflow, CrmWebhookWorkflow],
-        activities=[
-            program.load_program,
-            messaging.send_touch,
-            archive.archive_decisions,
-            safety.forward_case,
-            safety.escalate_case,
-            reviews.open_review,
-            reviews.close_review,
-            crm.create_crm_task,
-            crm.update_crm_task,
-            crm.enrich_facts,
-            crm.deliver_crm_webhook,
-        ],
+        activities=_activities(settings, db, search_attributes=search_attributes),
         activity_executor=ThreadPoolExecutor(ACTIVITY_THREADS),
         max_concurrent_activities=ACTIVITY_THREADS,
+    )
+
+
+def _activities(
+    settings: Settings, db: Engine, *, search_attributes: bool
+) -> list[Callable[..., Any]]:
+    """Every activity the workflows call, bound to clients built from settings."""
+    smtp = SmtpTarget(settings.resolved_smtp_host, settings.smtp_port)
+    messaging = _messaging(settings, db, smtp)
+    program = ProgramActivities(settings.program, search_attributes=search_attributes)
+    archive = DecisionArchive(db)
+    safety = SafetyActivities(db, smtp, settings.program)
+    reviews = ReviewActivities(db)
+    crm = CrmActivities(db, smtp, settings.program, _webhook(settings))
+    return [
+        program.load_program,
+        messaging.send_touch,
+        archive.archive_decisions,
+        safety.forward_case,
+        safety.escalate_case,
+        reviews.open_review,
+        reviews.close_review,
+        crm.create_crm_task,
+        crm.update_crm_task,
+        crm.enrich_facts,
+        crm.deliver_crm_webhook,
+    ]
+
+
+def _messaging(settings: Settings, db: Engine, smtp: SmtpTarget) -> MessagingActivities:
+    links = Links(settings.resolved_public_url, settings.resolved_signing_key())
+    return MessagingActivities(db, smtp, settings.program, links)
+
+
+def _webhook(settings: Settings) -> Webhook:
+    secret = settings.crm_webhook_secret
+    return Webhook(
+        settings.crm_webhook_url,
+        secret.get_secret_value() if secret else None,
+        settings.crm_webhook_timeout,
     )
 
 

@@ -146,46 +146,70 @@ class MessagingActivities:
             # Approval status cannot be re-checked against a broken catalog: do not send.
             return self._blocked(request.asset_id, f"program unusable: {err}")
         with Session(self._db) as session:
-            existing = self._outbox_row(session, request)
-            if existing is not None and existing.status == "sent":
-                return self._sent(existing)  # a retry of a touch already sent
-            if existing is not None and existing.status == "refused":
-                return self._blocked(request.asset_id, "the SMTP server refused the message")
-            asset = current_asset(session, request.asset_id)
-            lead = session.get(Lead, request.lead_id)
-            refusal, consent = self._refusal(session, program, asset, lead)
-            if refusal or asset is None or lead is None:
-                return self._blocked(request.asset_id, refusal or "unknown")
-            row = existing or self._claim(session, request, program, asset, lead, consent)
-            if not self._start_delivery(session, row):
-                # Another attempt got here first, or one was cut off mid-delivery: sending
-                # again could duplicate the email, so this touch is not resent.
-                session.refresh(row)
-                if row.status == "sent":
-                    return self._sent(row)
-                return self._blocked(asset.asset_id, "delivery interrupted; not resent")
-            email = render_email(
-                program, asset, lead, row.message_id, self._links.unsubscribe(lead.lead_id)
-            )
-            try:
-                delivered = self._deliver(email, session, row)
-            except smtplib.SMTPResponseException as err:
-                self._reset(session, row)
-                raise _smtp_error(err.smtp_code) from None
-            except (smtplib.SMTPException, OSError) as err:
-                self._reset(session, row)
-                raise ApplicationError(
-                    f"mail server unavailable ({type(err).__name__})", type="SmtpUnavailable"
-                ) from None
-            if not delivered:
-                return self._blocked(asset.asset_id, "the SMTP server refused the message")
-            activity_log(request.lead_id).info(
-                "touch sent",
-                touch_id=request.touch_id,
-                asset_id=asset.asset_id,
-                asset_version=asset.version,
-            )
+            return self._send_once(session, request, program)
+
+    def _send_once(
+        self, session: Session, request: SendTouchInput, program: Program
+    ) -> SendTouchResult:
+        """Settled touches answer from the outbox; a new one is checked, claimed, then sent."""
+        existing = self._outbox_row(session, request)
+        settled = self._settled(existing, request)
+        if settled is not None:
+            return settled
+        asset = current_asset(session, request.asset_id)
+        lead = session.get(Lead, request.lead_id)
+        refusal, consent = self._refusal(session, program, asset, lead)
+        if refusal or asset is None or lead is None:
+            return self._blocked(request.asset_id, refusal or "unknown")
+        row = existing or self._claim(session, request, program, asset, lead, consent)
+        if not self._start_delivery(session, row):
+            return self._not_resent(session, row, asset)
+        email = render_email(
+            program, asset, lead, row.message_id, self._links.unsubscribe(lead.lead_id)
+        )
+        if not self._deliver_or_raise(email, session, row):
+            return self._blocked(asset.asset_id, "the SMTP server refused the message")
+        activity_log(request.lead_id).info(
+            "touch sent",
+            touch_id=request.touch_id,
+            asset_id=asset.asset_id,
+            asset_version=asset.version,
+        )
+        return self._sent(row)
+
+    def _settled(
+        self, existing: OutboxMessage | None, request: SendTouchInput
+    ) -> SendTouchResult | None:
+        """The answer for a touch the outbox already settled, or None to go on."""
+        if existing is not None and existing.status == "sent":
+            return self._sent(existing)  # a retry of a touch already sent
+        if existing is not None and existing.status == "refused":
+            return self._blocked(request.asset_id, "the SMTP server refused the message")
+        return None
+
+    def _not_resent(
+        self, session: Session, row: OutboxMessage, asset: AssetRecord
+    ) -> SendTouchResult:
+        # Another attempt got here first, or one was cut off mid-delivery: sending
+        # again could duplicate the email, so this touch is not resent.
+        session.refresh(row)
+        if row.status == "sent":
             return self._sent(row)
+        return self._blocked(asset.asset_id, "delivery interrupted; not resent")
+
+    def _deliver_or_raise(self, email: EmailMessage, session: Session, row: OutboxMessage) -> bool:
+        """`_deliver`, with SMTP failures raised as typed errors; a row still delivering goes
+        back to sending first, so a retry may send."""
+        try:
+            return self._deliver(email, session, row)
+        except smtplib.SMTPResponseException as err:
+            self._reset(session, row)
+            raise _smtp_error(err.smtp_code) from None
+        except (smtplib.SMTPException, OSError) as err:
+            self._reset(session, row)
+            raise ApplicationError(
+                f"mail server unavailable ({type(err).__name__})", type="SmtpUnavailable"
+            ) from None
 
     @staticmethod
     def _refusal(

@@ -102,34 +102,7 @@ class Options:
 
     @classmethod
     def parse(cls, argv: list[str]) -> Options:
-        parser = argparse.ArgumentParser(
-            prog="python -m bench.ingest", description=__doc__.split("\n\n")[0]
-        )
-        parser.add_argument("--events", type=int, default=2000)
-        parser.add_argument("--concurrency", type=int, default=16)
-        parser.add_argument("--leads", type=int, help="leads of the ingest (default events/4)")
-        parser.add_argument("--batch", type=int, default=1, help='events per {"events": [...]}')
-        parser.add_argument("--meetings", type=int, default=200)
-        parser.add_argument("--background-rate", type=float, default=50)
-        parser.add_argument("--background-leads", type=int, default=200)
-        parser.add_argument("--poll-interval", type=float, default=0.01, help="seconds")
-        parser.add_argument("--timeout", type=float, default=300, help="seconds per phase at most")
-        parser.add_argument("--database-url", help="a PostgreSQL server (fresh database)")
-        parser.add_argument(
-            "--temporal-db",
-            choices=["file", "memory"],
-            default="file",
-            help="the dev server's store: a SQLite file as `leadflow up` (default) or memory",
-        )
-        parser.add_argument("--profile", action="store_true", help="cProfile the API loop")
-        parser.add_argument("--warmup", type=int, default=100, help="events per path first")
-        parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument(
-            "--quick",
-            action="store_true",
-            help="200 events, 10 meetings, 20 s budget per phase (under a minute)",
-        )
-        args = parser.parse_args(argv)
+        args = _parser().parse_args(argv)
         if args.quick:
             args.events, args.meetings, args.warmup, args.timeout = 200, 10, 20, 20
         return cls(
@@ -148,6 +121,37 @@ class Options:
             warmup=args.warmup,
             seed=args.seed,
         )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ingest", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--leads", type=int, help="leads of the ingest (default events/4)")
+    parser.add_argument("--batch", type=int, default=1, help='events per {"events": [...]}')
+    parser.add_argument("--meetings", type=int, default=200)
+    parser.add_argument("--background-rate", type=float, default=50)
+    parser.add_argument("--background-leads", type=int, default=200)
+    parser.add_argument("--poll-interval", type=float, default=0.01, help="seconds")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per phase at most")
+    parser.add_argument("--database-url", help="a PostgreSQL server (fresh database)")
+    parser.add_argument(
+        "--temporal-db",
+        choices=["file", "memory"],
+        default="file",
+        help="the dev server's store: a SQLite file as `leadflow up` (default) or memory",
+    )
+    parser.add_argument("--profile", action="store_true", help="cProfile the API loop")
+    parser.add_argument("--warmup", type=int, default=100, help="events per path first")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="200 events, 10 meetings, 20 s budget per phase (under a minute)",
+    )
+    return parser
 
 
 @dataclass

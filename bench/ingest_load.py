@@ -159,40 +159,11 @@ async def leadflow_ingest(
     api: Api, client: Client, plan: list[dict[str, Any]], lanes: int, batch: int, timeout: float
 ) -> Ingest:
     bodies = _bodies(plan, batch)
-    lead_of: dict[str, str] = {}
-    errors: Counter[str] = Counter()
-
-    async def send(item: tuple[bytes, list[str]]) -> None:
-        body, emails = item
-        try:
-            response = await api.post(body)
-        except httpx.HTTPError as err:
-            errors[type(err).__name__] += len(emails)
-            return
-        if response.status_code != 202:
-            errors[f"HTTP {response.status_code}: {response.text[:120]}"] += len(emails)
-            return
-        answer = response.json()
-        for email, result in zip(emails, answer.get("results", [answer]), strict=True):
-            if result.get("status") == "accepted":
-                lead_of[email] = result["lead_id"]
-            else:
-                errors[f"status {result.get('status')}"] += 1
-
     start = time.perf_counter()
-    await drive(bodies, send, lanes)
+    lead_of, errors = await _post_all(api, bodies, lanes)
     accepted = time.perf_counter()
-    expected: Counter[str] = Counter()
-    for p in plan:
-        if p["lead"]["email"] in lead_of:
-            expected[lead_of[p["lead"]["email"]]] += 1
-
-    async def count(lead_id: str) -> int | None:
-        handle = client.get_workflow_handle(lead_workflow_id(lead_id))
-        state = await handle.query(LeadWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
-        return state.events_total  # type: ignore[no-any-return]
-
-    applied = await wait_applied(expected, count, lanes, start + timeout)
+    expected = _events_per_lead(plan, lead_of)
+    applied = await wait_applied(expected, _lead_events_total(client), lanes, start + timeout)
     done = time.perf_counter()
     histories = {lead_workflow_id(lead): n for lead, n in expected.items()}
     name = "Leadflow: HTTP POST /v1/events" + (f" (batches of {batch})" if batch > 1 else "")
@@ -208,33 +179,64 @@ async def leadflow_ingest(
     )
 
 
+async def _post_all(
+    api: Api, bodies: list[tuple[bytes, list[str]]], lanes: int
+) -> tuple[dict[str, str], Counter[str]]:
+    """Post every body; the lead id of each accepted email, and the errors counted per event."""
+    lead_of: dict[str, str] = {}
+    errors: Counter[str] = Counter()
+
+    async def send(item: tuple[bytes, list[str]]) -> None:
+        body, emails = item
+        try:
+            response = await api.post(body)
+        except httpx.HTTPError as err:
+            errors[type(err).__name__] += len(emails)
+            return
+        if response.status_code != 202:
+            errors[f"HTTP {response.status_code}: {response.text[:120]}"] += len(emails)
+            return
+        _read_answer(response.json(), emails, lead_of, errors)
+
+    await drive(bodies, send, lanes)
+    return lead_of, errors
+
+
+def _read_answer(
+    answer: dict[str, Any], emails: list[str], lead_of: dict[str, str], errors: Counter[str]
+) -> None:
+    # One event is answered alone, a batch with one result per event.
+    for email, result in zip(emails, answer.get("results", [answer]), strict=True):
+        if result.get("status") == "accepted":
+            lead_of[email] = result["lead_id"]
+        else:
+            errors[f"status {result.get('status')}"] += 1
+
+
+def _events_per_lead(plan: list[dict[str, Any]], lead_of: dict[str, str]) -> Counter[str]:
+    """How many events each accepted lead should see applied."""
+    expected: Counter[str] = Counter()
+    for p in plan:
+        if p["lead"]["email"] in lead_of:
+            expected[lead_of[p["lead"]["email"]]] += 1
+    return expected
+
+
+def _lead_events_total(client: Client) -> Callable[[str], Awaitable[int | None]]:
+    async def count(lead_id: str) -> int | None:
+        handle = client.get_workflow_handle(lead_workflow_id(lead_id))
+        state = await handle.query(LeadWorkflow.state, rpc_timeout=QUERY_TIMEOUT)
+        return state.events_total  # type: ignore[no-any-return]
+
+    return count
+
+
 async def baseline_ingest(
     client: Client, echo_queue: str, plan: list[dict[str, Any]], lanes: int, timeout: float
 ) -> Ingest:
-    tag = uuid.uuid4().hex[:6]
-    sends = [
-        (f"echo-{tag}-{p['lead']['email']}", LeadEvent.from_intake(LeadEventIn.model_validate(p)))
-        for p in plan
-    ]
-    errors: Counter[str] = Counter()
-
-    async def send(item: tuple[str, LeadEvent]) -> None:
-        wid, event = item
-        try:
-            await client.start_workflow(
-                EchoWorkflow.run,
-                EchoInput(lead_key=wid),
-                id=wid,
-                task_queue=echo_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                start_signal=RECORD_EVENT,
-                start_signal_args=[event],
-            )
-        except RPCError as err:
-            errors[f"RPCError {err.status}"] += 1
-
+    sends = _echo_sends(plan)
     start = time.perf_counter()
-    await drive(sends, send, lanes)
+    errors = await _signal_with_start_all(client, echo_queue, sends, lanes)
     accepted = time.perf_counter()
 
     async def count(wid: str) -> int | None:
@@ -254,6 +256,39 @@ async def baseline_ingest(
         statistics.mean(len(e.model_dump_json()) for _, e in sends),
         await history_per_event(client, expected),
     )
+
+
+def _echo_sends(plan: list[dict[str, Any]]) -> list[tuple[str, LeadEvent]]:
+    """Each planned event with the echo workflow it goes to (one per lead, fresh per run)."""
+    tag = uuid.uuid4().hex[:6]
+    return [
+        (f"echo-{tag}-{p['lead']['email']}", LeadEvent.from_intake(LeadEventIn.model_validate(p)))
+        for p in plan
+    ]
+
+
+async def _signal_with_start_all(
+    client: Client, echo_queue: str, sends: list[tuple[str, LeadEvent]], lanes: int
+) -> Counter[str]:
+    errors: Counter[str] = Counter()
+
+    async def send(item: tuple[str, LeadEvent]) -> None:
+        wid, event = item
+        try:
+            await client.start_workflow(
+                EchoWorkflow.run,
+                EchoInput(lead_key=wid),
+                id=wid,
+                task_queue=echo_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal=RECORD_EVENT,
+                start_signal_args=[event],
+            )
+        except RPCError as err:
+            errors[f"RPCError {err.status}"] += 1
+
+    await drive(sends, send, lanes)
+    return errors
 
 
 # -- speed to lead ---------------------------------------------------------------------------

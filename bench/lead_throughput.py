@@ -342,20 +342,10 @@ async def main(args: argparse.Namespace) -> int:
     max_history = load_program(settings.program).long_life.max_history_events
     db = connect_db(settings.resolved_database_url)
     migrate(db)
-    noop_queue = f"bench-noop-{uuid.uuid4().hex[:8]}"
-    bench = Bench(
-        env.client,
-        db,
-        settings.task_queue,
-        noop_queue,
-        max_history,
-        args.concurrency,
-        args.timeout,
-        args.stall,
-    )
+    bench = _bench(env.client, db, settings, max_history, args)
     workers = [
         build_worker(env.client, settings, db, search_attributes=True),
-        Worker(env.client, task_queue=noop_queue, workflows=[NoOpWorkflow]),
+        Worker(env.client, task_queue=bench.noop_queue, workflows=[NoOpWorkflow]),
     ]
     running = [asyncio.create_task(w.run()) for w in workers]
     try:
@@ -367,6 +357,27 @@ async def main(args: argparse.Namespace) -> int:
         db.dispose()
         shutil.rmtree(directory, ignore_errors=True)
     met = report(args, results, max_history)
+    _print_footer(args, notes, wall)
+    return 0 if met and not notes else 1
+
+
+def _bench(
+    client: Client, db: Engine, settings: Settings, max_history: int, args: argparse.Namespace
+) -> Bench:
+    return Bench(
+        client,
+        db,
+        settings.task_queue,
+        f"bench-noop-{uuid.uuid4().hex[:8]}",
+        max_history,
+        args.concurrency,
+        args.timeout,
+        args.stall,
+    )
+
+
+def _print_footer(args: argparse.Namespace, notes: list[str], wall: float) -> None:
+    """Shutdown notes, wall time, and the command that repeats this run."""
     for note in notes:
         print(f"note: {note}")
     print(f"wall time: {time.perf_counter() - wall:.0f} s")
@@ -377,7 +388,6 @@ async def main(args: argparse.Namespace) -> int:
         f"--single-rate {args.single_rate:g}"
     )
     sys.stdout.flush()
-    return 0 if met and not notes else 1
 
 
 if __name__ == "__main__":

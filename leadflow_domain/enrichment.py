@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, Field
 
 from models.events import LeadFacts, LeadProfile
-from models.reference import ReferenceData, postal_key, term_key
+from models.reference import ReferenceData, Taxonomy, postal_key, term_key
 
 # ISO 3166-1 alpha-2 codes: every region phonenumbers knows, plus the few without telephony.
 KNOWN_COUNTRIES = frozenset(phonenumbers.SUPPORTED_REGIONS) | {
@@ -209,31 +209,17 @@ def enrich(profile: LeadProfile, phone: str | None, reference: ReferenceData) ->
     """Normalise a lead's profile and phone, map it onto the program's reference data, and say
     what is invalid, conflicting, or missing for routing."""
     problems: list[FieldProblem] = []
-
-    def problem(field: str, text: str | None) -> None:
-        if text:
-            problems.append(FieldProblem(field=field, problem=text))
-
-    email, email_problem = normalize_email(profile.email)
-    problem("email", email_problem)
-    country = _country(profile.country, problem)
-    phone_e164, phone_problem = normalize_phone(phone, country)
-    problem("phone", phone_problem)
-    problem("phone", _phone_conflict(phone_e164, country))
-    npi = re.sub(r"\D", "", profile.npi) if profile.npi else None
-    npi_valid = npi_is_valid(npi) if npi else False
-    problem("npi", _npi_problem(npi, npi_valid, country))
-    postal_code = _postal_code(profile.postal_code, country, problem)
-    territory = territory_for(country, postal_code, reference)
-    if territory is None and postal_code and _has_territories(country, reference):
-        problem("territory", f"no {country} territory covers this postal code")
-    taxonomy = reference.taxonomy
-    role = _term("role", profile.role, taxonomy.roles, problem)
-    specialty = _term("specialty", profile.specialty, taxonomy.specialties, problem)
-    org_type = _term("org_type", profile.org_type, taxonomy.org_types, problem)
+    report = _reporter(problems)
+    # Problems are listed in the order these checks run.
+    email = _email(profile.email, report)
+    country = _country(profile.country, report)
+    phone_e164 = _phone(phone, country, report)
+    npi, npi_valid = _npi(profile.npi, country, report)
+    postal_code = _postal_code(profile.postal_code, country, report)
+    territory = _territory(country, postal_code, reference, report)
+    role, specialty, org_type = _terms(profile, reference.taxonomy, report)
     crm_id = clean_text(profile.crm_id)
-    # HCP status comes from verified data only; the self-declared role plays no part.
-    hcp_evidence = "npi" if npi_valid and country == "US" else "crm_id" if crm_id else None
+    hcp_evidence = _hcp_evidence(npi_valid, country, crm_id)
     result = EnrichmentResult(
         email=email,
         email_shared_inbox=is_shared_inbox(email, reference),
@@ -254,10 +240,66 @@ def enrich(profile: LeadProfile, phone: str | None, reference: ReferenceData) ->
         hcp_evidence=hcp_evidence,
         problems=problems,
     )
-    result.missing_routing_fields = [
-        field for field in reference.routing_critical if not _routing_value(result, field)
-    ]
+    result.missing_routing_fields = _missing_routing_fields(result, reference)
     return result
+
+
+def _reporter(problems: list[FieldProblem]) -> _Report:
+    def report(field: str, text: str | None) -> None:
+        if text:
+            problems.append(FieldProblem(field=field, problem=text))
+
+    return report
+
+
+def _email(raw: str | None, problem: _Report) -> str | None:
+    email, email_problem = normalize_email(raw)
+    problem("email", email_problem)
+    return email
+
+
+def _phone(raw: str | None, country: str | None, problem: _Report) -> str | None:
+    phone, phone_problem = normalize_phone(raw, country)
+    problem("phone", phone_problem)
+    problem("phone", _phone_conflict(phone, country))
+    return phone
+
+
+def _npi(raw: str | None, country: str | None, problem: _Report) -> tuple[str | None, bool]:
+    """The NPI's digits (empty when it had none) and whether they form a valid NPI."""
+    npi = re.sub(r"\D", "", raw) if raw else None
+    valid = npi_is_valid(npi) if npi else False
+    problem("npi", _npi_problem(npi, valid, country))
+    return npi, valid
+
+
+def _territory(
+    country: str | None, postal_code: str | None, reference: ReferenceData, problem: _Report
+) -> str | None:
+    territory = territory_for(country, postal_code, reference)
+    if territory is None and postal_code and _has_territories(country, reference):
+        problem("territory", f"no {country} territory covers this postal code")
+    return territory
+
+
+def _terms(
+    profile: LeadProfile, taxonomy: Taxonomy, problem: _Report
+) -> tuple[str | None, str | None, str | None]:
+    """The canonical role, specialty and org type."""
+    return (
+        _term("role", profile.role, taxonomy.roles, problem),
+        _term("specialty", profile.specialty, taxonomy.specialties, problem),
+        _term("org_type", profile.org_type, taxonomy.org_types, problem),
+    )
+
+
+def _hcp_evidence(npi_valid: bool, country: str | None, crm_id: str | None) -> str | None:
+    # HCP status comes from verified data only; the self-declared role plays no part.
+    return "npi" if npi_valid and country == "US" else "crm_id" if crm_id else None
+
+
+def _missing_routing_fields(result: EnrichmentResult, reference: ReferenceData) -> list[str]:
+    return [field for field in reference.routing_critical if not _routing_value(result, field)]
 
 
 def _country(raw: str | None, problem: _Report) -> str | None:

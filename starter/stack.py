@@ -102,13 +102,26 @@ async def _serve(
     announce: Callable[[str], None],
 ) -> None:
     """Start the worker and the API (stopped in reverse order by the exit stack)."""
+    await _start_worker(settings, client, db, stack)
+    key = dev_api_key(settings.data_dir)
+    await _start_api(settings, client, db, key, stack)
+    _announce(settings, key, announce)
+
+
+async def _start_worker(
+    settings: Settings, client: Client, db: Engine, stack: contextlib.AsyncExitStack
+) -> None:
     worker = build_worker(
         client, settings, db, search_attributes=await search_attributes_registered(client)
     )
     worker_task = asyncio.create_task(worker.run())
     stack.push_async_callback(_stop_worker, worker, worker_task)
 
-    key = dev_api_key(settings.data_dir)
+
+async def _start_api(
+    settings: Settings, client: Client, db: Engine, key: str, stack: contextlib.AsyncExitStack
+) -> None:
+    """Serve the API with the dev key and return once it listens."""
     app = create_app(
         settings, client=client, db=db, keyring=make_keyring(settings, {DEV_KEY_NAME: key})
     )
@@ -119,30 +132,41 @@ async def _serve(
     )
     api_task = asyncio.create_task(server.serve())
     stack.push_async_callback(_stop_api, server, api_task)
+    await _until_started(server, api_task)
+
+
+async def _until_started(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
     while not server.started:
-        if api_task.done():
-            api_task.result()
+        if task.done():
+            task.result()  # raises what stopped the API, if anything did
             raise RuntimeError("the API stopped while starting")
         await asyncio.sleep(0.05)
 
+
+def _announce(settings: Settings, key: str, announce: Callable[[str], None]) -> None:
+    """Tell the user where everything is."""
     api = f"http://{settings.api_host}:{settings.api_port}"
     announce(f"Leadflow is up: API {api}")
     announce(f"Dev API key: {key}")
     announce(f"OpenAPI docs: {api}/docs")
-    if settings.temporal_address is None:
-        announce(f"Temporal UI: {settings.temporal_ui_url}")
-        announce(
-            f"Temporal server: {settings.resolved_temporal_address} (SQLite: "
-            f"{settings.data_dir / 'temporal.db'})"
-        )
-    else:
-        announce(f"Temporal server: {settings.temporal_address}")
+    _announce_temporal(settings, announce)
     if settings.smtp_host is None:
         announce(
             f"SMTP sink: 127.0.0.1:{settings.smtp_port} (messages in {settings.data_dir / 'mail'})"
         )
     announce(f"Database: {_safe_url(settings.resolved_database_url)}")
     announce("Press Ctrl-C to stop.")
+
+
+def _announce_temporal(settings: Settings, announce: Callable[[str], None]) -> None:
+    if settings.temporal_address is not None:
+        announce(f"Temporal server: {settings.temporal_address}")
+        return
+    announce(f"Temporal UI: {settings.temporal_ui_url}")
+    announce(
+        f"Temporal server: {settings.resolved_temporal_address} (SQLite: "
+        f"{settings.data_dir / 'temporal.db'})"
+    )
 
 
 async def _stop_api(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
