@@ -16,7 +16,6 @@ from models.lead_state import (
     Pause,
     PauseRequest,
     ResumeRequest,
-    Review,
     ReviewDecision,
     SendTouchResult,
     Stage,
@@ -25,7 +24,8 @@ from models.lead_state import (
 )
 from models.program import Program
 from workflows import cadence, scoring, stages, tracks
-from workflows.checks import prop, rejection
+from workflows.checks import prop, property_key, rejection
+from workflows.compliance_hold import ComplianceHold
 from workflows.handoff import HandoffDesk
 
 E = EventType
@@ -37,20 +37,9 @@ EMAIL_ENGAGEMENT = frozenset({E.EMAIL_OPENED, E.EMAIL_CLICKED})
 PROMOTIONAL_PURPOSES = frozenset({None, "", "promotional", "marketing", "all"})
 EMAIL_CHANNELS = frozenset({None, "", "email", "all"})
 OPT_OUT = "stop.opt_out"
-HOLD = "stop.compliance_hold"
-PROMOTIONAL_REQUESTS = frozenset(
-    {E.INFO_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
-)
 SPAM_COMPLAINT = "stop.spam_complaint"
 OBJECTIONS = frozenset({OPT_OUT, SPAM_COMPLAINT})
 TOUCHES_KEPT = 200
-
-
-def _key(value: object) -> str | None:
-    """A channel or purpose as a comparable key; anything not a plain string is 'unknown'."""
-    if value is None or value == "":
-        return None
-    return value.strip().lower() if isinstance(value, str) else "unknown"
 
 
 @dataclass(frozen=True)
@@ -71,6 +60,7 @@ class LeadEngine:
         self.program = program
         self._decisions_at_start = 0
         self.handoff = HandoffDesk(self)
+        self.compliance = ComplianceHold(self)
         # Off only when replaying a history recorded before routing existed (workflow.patched).
         self.routing_enabled = routing_enabled
 
@@ -187,7 +177,7 @@ class LeadEngine:
         if routed is None and etype in MEDICAL:
             # For medical information: no commercial score, no stage move, no text in the log.
             self.decide(now, trigger, "medical.question", "for medical information; not scored")
-        self._check_holds(etype, event, routed, now, trigger)
+        self.compliance.hold_if_required(etype, event, routed, now, trigger)
         commercial = routed is None and etype not in MEDICAL
         if commercial:
             self._apply_engagement(etype, event, now, trigger)
@@ -272,7 +262,10 @@ class LeadEngine:
     ) -> None:
         """Opt-outs, complaints and hard bounces stop promotional email; fresh consent lifts
         an opt-out it postdates."""
-        channel, purpose = _key(prop(event, "channel")), _key(prop(event, "purpose"))
+        channel, purpose = (
+            property_key(prop(event, "channel")),
+            property_key(prop(event, "purpose")),
+        )
         # An unsubscribe always ends promotional email; a withdrawal does unless it names
         # only another channel or another purpose (when in doubt, stop).
         opts_out = etype is E.UNSUBSCRIBED or (
@@ -471,91 +464,14 @@ class LeadEngine:
 
     # -- compliance hold -------------------------------------------------------------------
 
-    def _check_holds(
-        self,
-        etype: EventType,
-        event: LeadEvent,
-        routed: dict[str, object] | None,
-        now: datetime,
-        trigger: str,
-    ) -> None:
-        holds = self.program.compliance
-        flags = routed.get("flags") if routed else None
-        asset = self.program.asset(str(prop(event, "asset_id") or ""))
-        asks_for_promotion = etype in PROMOTIONAL_REQUESTS or (
-            etype is E.CONTENT_DOWNLOADED and asset is not None and asset.promotional
-        )
-        reason = None
-        if holds.off_label and isinstance(flags, list) and "off_label" in flags:
-            reason = "off-label topic in the lead's own words"
-        elif (
-            holds.partner_data_without_consent
-            and _key(prop(event, "source")) == "partner"
-            and not prop(event, "consent_basis")
-        ):
-            reason = "partner-sourced data without a consent basis"
-        elif (
-            holds.unverified_promotional_request
-            and asks_for_promotion
-            and self.state.facts.hcp_verified is False
-        ):
-            reason = "unverified HCP asking for promotional material"
-        elif (
-            holds.missing_consent_basis
-            and asks_for_promotion
-            and not self.state.consent_seen
-            and (self.state.facts.country or "") in self.program.consent.opt_in_countries
-        ):
-            reason = "no consent basis for promotion in an opt-in country"
-        if reason:
-            self.hold(now, trigger, reason)
-
-    def hold(self, now: datetime, trigger: str, reason: str) -> None:
-        """Put the lead on compliance hold with a review item (one open review at a time)."""
-        state = self.state
-        if state.review is not None:
-            self.decide(now, trigger, "compliance.hold", f"already held; also: {reason}")
-            return
-        state.reviews_total += 1
-        state.review = Review(
-            review_id=f"{state.lead_id}-r{state.reviews_total}",
-            reason=reason,
-            trigger=trigger,
-            opened_at=now,
-            due_at=now + self.program.compliance.review_within,
-            stage_before=state.stage,
-        )
-        self._stop(now, trigger, HOLD, f"compliance review: {reason}", Stage.COMPLIANCE_HOLD)
-        self.decide(now, trigger, "compliance.hold", f"review {state.review.review_id}: {reason}")
-
     def escalate_overdue_review(self, now: datetime) -> bool:
         """Escalate an undecided review once its time is up; True when it just escalated."""
-        review = self.state.review
-        if review is None or review.escalated or now < review.due_at:
-            return False
-        review.escalated = True
-        self.decide(
-            now, "timer:review_due", "compliance.escalated", f"review {review.review_id} overdue"
-        )
-        return True
+        return self.compliance.escalate_overdue_review(now)
 
     def decide_review(self, decision: ReviewDecision, now: datetime) -> None:
         """Apply a reviewer's decision: release resumes where it stopped, block disqualifies."""
-        review = self.state.review
-        assert review is not None and review.review_id == decision.review_id
         trigger = f"update:decide_review:{decision.review_id}"
-        inputs = {"reviewer": decision.reviewer, "note": decision.note or ""}
-        if decision.actor:
-            inputs["actor"] = decision.actor
-        self.decide(
-            now, trigger, f"compliance.{decision.decision}", f"review {review.review_id}", inputs
-        )
-        self.state.stops.pop(HOLD, None)
-        self.state.review = None
-        if decision.decision == "release":
-            self.move_stage(now, trigger, review.stage_before, "compliance.release")
-        else:
-            self.move_stage(now, trigger, Stage.DISQUALIFIED, "compliance.block")
+        self.compliance.settle_review(decision, now, trigger)
         if self.routing_enabled:
             self.handoff.route_held_request(decision.decision == "release", now, trigger)
         self.replan(now, trigger)
@@ -669,9 +585,7 @@ class LeadEngine:
         times = [self.state.next_touch_at]
         if self.state.pause is not None:
             times.append(self.state.pause.until)
-        review = self.state.review
-        if review is not None and not review.escalated:
-            times.append(review.due_at)
+        times.append(self.compliance.review_due_at())
         if self.routing_enabled:
             times.append(self.handoff.next_due())
         pending = [t for t in times if t is not None]

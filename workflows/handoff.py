@@ -4,11 +4,10 @@ accept, reject or SLA breach does. The workflow runs the activities these decisi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from models.events import EventType, LeadEvent
-from models.lead_state import Decision, LeadState, Stage
-from models.program import Program
+from models.lead_state import LeadState, Stage
 from models.routing import (
     COMMERCIAL_KINDS,
     HANDOFF_KINDS,
@@ -28,6 +27,7 @@ from models.routing import (
 from workflows import route_rules as rules
 from workflows import scoring
 from workflows.checks import prop
+from workflows.lead_core import LeadCore
 
 E = EventType
 ACTIVITY_KEPT = 20
@@ -57,7 +57,6 @@ REQUESTS = frozenset(
     {E.MEETING_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
 )
 RECYCLE = "recycle."
-Inputs = dict[str, str]  # what a decision was based on, by name
 
 
 def _page(url: object) -> str | None:
@@ -77,31 +76,6 @@ def refusal(state: LeadState, action: TaskAction) -> str | None:
     if action.action == "close" and task.handoff and not task.accepted:
         return f"task {action.task_id} must be accepted before it is closed (or rejected)"
     return None
-
-
-class LeadCore(Protocol):
-    """What the desk needs from the lead engine: the state and program it decides on, the
-    decision log, and the stage and nurture moves that routing sets off."""
-
-    @property
-    def state(self) -> LeadState: ...
-
-    @property
-    def program(self) -> Program: ...
-
-    def decide(
-        self, now: datetime, trigger: str, rule_id: str, outcome: str, inputs: Inputs | None = None
-    ) -> Decision: ...
-
-    def move_stage(self, now: datetime, trigger: str, target: Stage, rule_id: str) -> bool: ...
-
-    def replan(self, now: datetime, trigger: str) -> None: ...
-
-    def apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None: ...
-
-    def stop(self, now: datetime, trigger: str, rule_id: str, reason: str) -> None: ...
-
-    def lift(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None: ...
 
 
 class HandoffDesk:
