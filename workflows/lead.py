@@ -51,9 +51,10 @@ with workflow.unsafe.imports_passed_through():
         WebhookInput,
     )
     from workflows.checks import rejection
-    from workflows.engine import LeadEngine, TouchOrder
+    from workflows.engine import LeadEngine
     from workflows.handoff import refusal as task_refusal
     from workflows.search_values import LeadSearchValues
+    from workflows.touches import TouchOrder
     from workflows.wake_timer import WakeTimer
     from workflows.webhook import CrmWebhookWorkflow
 
