@@ -21,10 +21,11 @@ from models.lead_state import (
     StopRecord,
 )
 from models.program import Program
-from workflows import scoring, stages, tracks
+from workflows import crm_task, scoring, stages, tracks
 from workflows.checks import prop, property_key, rejection
 from workflows.compliance_hold import ComplianceHold
 from workflows.handoff import HandoffDesk
+from workflows.router import Router
 from workflows.touches import Touches, TouchOrder
 
 E = EventType
@@ -47,7 +48,8 @@ class LeadEngine:
         self.state = state
         self.program = program
         self._decisions_at_start = 0
-        self.handoff = HandoffDesk(self)
+        self.router = Router(self)
+        self.handoff = HandoffDesk(self, self.router)
         self.compliance = ComplianceHold(self)
         self.touches = Touches(self)
         # Off only when replaying a history recorded before routing existed (workflow.patched).
@@ -178,8 +180,9 @@ class LeadEngine:
             self._apply_intent(etype, now, trigger)
         self.rescore(now, trigger, promote=commercial)
         if self.routing_enabled:
-            self.handoff.record_activity(etype, event, routed)
-            self.handoff.route_event(etype, event, routed, now, trigger)
+            crm_task.record_activity(self.state, self.program, etype, event, routed)
+            self.handoff.accept_on_sales_response(etype, now, trigger)
+            self.router.route_event(etype, event, routed, now, trigger)
         self.replan(now, trigger)
 
     def _screened_route(
@@ -462,7 +465,7 @@ class LeadEngine:
         trigger = f"update:decide_review:{decision.review_id}"
         self.compliance.settle_review(decision, now, trigger)
         if self.routing_enabled:
-            self.handoff.route_held_request(decision.decision == "release", now, trigger)
+            self.router.route_held_request(decision.decision == "release", now, trigger)
         self.replan(now, trigger)
 
     # -- scores ----------------------------------------------------------------------------

@@ -319,7 +319,7 @@ class LeadWorkflow:
                 order = self._state.route_orders[0]
                 if order.needs_enrichment:
                     enriched = await self._enrich()
-                    desk.record_enrichment(order, enriched, workflow.now())
+                    engine.router.record_enrichment(order, enriched, workflow.now())
                     continue
                 result = await self._create_task(desk.task_input(order, workflow.now()))
                 desk.record_task_created(order, result, workflow.now())
