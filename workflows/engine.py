@@ -18,14 +18,14 @@ from models.lead_state import (
     ReviewDecision,
     SendTouchResult,
     Stage,
-    StopRecord,
 )
 from models.program import Program
 from workflows import crm_task, scoring, stages, tracks
-from workflows.checks import prop, property_key, rejection
+from workflows.checks import prop, rejection
 from workflows.compliance_hold import ComplianceHold
 from workflows.handoff import HandoffDesk
 from workflows.router import Router
+from workflows.stops import EmailStops
 from workflows.touches import Touches, TouchOrder
 
 E = EventType
@@ -34,11 +34,6 @@ HIGH_INTENT = frozenset(
 )
 MEDICAL = frozenset({E.MEDICAL_QUESTION, E.TRIAL_QUESTION})
 EMAIL_ENGAGEMENT = frozenset({E.EMAIL_OPENED, E.EMAIL_CLICKED})
-PROMOTIONAL_PURPOSES = frozenset({None, "", "promotional", "marketing", "all"})
-EMAIL_CHANNELS = frozenset({None, "", "email", "all"})
-OPT_OUT = "stop.opt_out"
-SPAM_COMPLAINT = "stop.spam_complaint"
-OBJECTIONS = frozenset({OPT_OUT, SPAM_COMPLAINT})
 
 
 class LeadEngine:
@@ -52,6 +47,7 @@ class LeadEngine:
         self.handoff = HandoffDesk(self, self.router)
         self.compliance = ComplianceHold(self)
         self.touches = Touches(self)
+        self.stops = EmailStops(self)
         # Off only when replaying a history recorded before routing existed (workflow.patched).
         self.routing_enabled = routing_enabled
 
@@ -163,7 +159,7 @@ class LeadEngine:
         self.decide(
             now, trigger, "event.recorded", f"recorded {etype.value}", {"type": etype.value}
         )
-        self._apply_stops(etype, event, now, trigger)
+        self.stops.apply(etype, event, now, trigger)
         routed = self._screened_route(event, now, trigger)
         if routed is None and etype in MEDICAL:
             # For medical information: no commercial score, no stage move, no text in the log.
@@ -237,102 +233,13 @@ class LeadEngine:
         if changes:
             self.state.facts = current.model_copy(update=changes)
 
-    def _apply_stops(self, etype: EventType, event: LeadEvent, now: datetime, trigger: str) -> None:
-        self._apply_consent(etype, event, now, trigger)
-        for rule in self.program.stop_rules:
-            if etype not in rule.events:
-                continue
-            if rule.stops:
-                self._stop(now, trigger, rule.id, rule.reason, rule.stage)
-            elif rule.stage:
-                self.move_stage(now, trigger, rule.stage, rule.id)
-            if rule.clears:
-                self._restart(now, trigger, rule.clears, rule.reason)
-
-    def _apply_consent(
-        self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
-    ) -> None:
-        """Opt-outs, complaints and hard bounces stop promotional email; fresh consent lifts
-        an opt-out it postdates."""
-        channel, purpose = (
-            property_key(prop(event, "channel")),
-            property_key(prop(event, "purpose")),
-        )
-        # An unsubscribe always ends promotional email; a withdrawal does unless it names
-        # only another channel or another purpose (when in doubt, stop).
-        opts_out = etype is E.UNSUBSCRIBED or (
-            etype is E.CONSENT_WITHDRAWN
-            and channel in EMAIL_CHANNELS | {"unknown"}
-            and purpose in PROMOTIONAL_PURPOSES | {"unknown"}
-        )
-        if opts_out:
-            self.state.marketing_objection = True
-            self._stop(now, trigger, OPT_OUT, "consent withdrawn / unsubscribed", Stage.OPTED_OUT)
-        elif etype is E.SPAM_COMPLAINT:
-            self.state.marketing_objection = True
-            self._stop(now, trigger, SPAM_COMPLAINT, "spam complaint", Stage.OPTED_OUT)
-        elif etype is E.EMAIL_BOUNCED and prop(event, "bounce_type") == "hard":
-            self._stop(now, trigger, "stop.hard_bounce", "hard bounce", None)
-        elif (
-            etype is E.CONSENT_GRANTED
-            and channel in EMAIL_CHANNELS
-            and purpose in PROMOTIONAL_PURPOSES
-        ):
-            self._consent_granted(event, now, trigger)
-
-    def _consent_granted(self, event: LeadEvent, now: datetime, trigger: str) -> None:
-        self.state.consent_seen = True
-        stop = self.state.stops.get(OPT_OUT)
-        if stop is not None and event.occurred_at <= stop.since:
-            self.decide(
-                now,
-                trigger,
-                "restart.ignored",
-                "consent granted before the opt-out: the opt-out stands",
-            )
-        else:
-            self._restart(now, trigger, [OPT_OUT], "consent granted")
-
-    def _stop(
-        self, now: datetime, trigger: str, rule_id: str, reason: str, stage: Stage | None
-    ) -> None:
-        state = self.state
-        if rule_id not in state.stops:
-            state.stops[rule_id] = StopRecord(
-                rule_id=rule_id, reason=reason, since=now, trigger=trigger
-            )
-            # A first touch held back is no longer a prompt reply: it keeps the sending window.
-            state.first_touch_pending = False
-            self.decide(now, trigger, rule_id, f"promotional email stopped: {reason}")
-        if stage is Stage.OPTED_OUT and state.stage is not Stage.OPTED_OUT:
-            state.stage_before_opt_out = state.stage
-        if stage is not None:
-            self.move_stage(now, trigger, stage, rule_id)
-
     def stop(self, now: datetime, trigger: str, rule_id: str, reason: str) -> None:
         """Stop promotional email for a reason of the engine's callers (e.g. a recycle)."""
-        self._stop(now, trigger, rule_id, reason, None)
+        self.stops.stop(now, trigger, rule_id, reason)
 
     def lift(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None:
         """Lift stop rules (e.g. `request open` once sales hands a lead back)."""
-        self._restart(now, trigger, rule_ids, reason)
-
-    def _restart(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None:
-        lifted = [r for r in rule_ids if self.state.stops.pop(r, None) is not None]
-        if not lifted:
-            return
-        state = self.state
-        if OPT_OUT in lifted and not (state.stops.keys() & OBJECTIONS):
-            state.marketing_objection = False
-            self.move_stage(now, trigger, self._stage_after_consent(), "restart.consent")
-        self.decide(now, trigger, "restart", f"lifted {', '.join(lifted)}: {reason}")
-
-    def _stage_after_consent(self) -> Stage:
-        """Fresh consent returns a lead to where it was, never past a sales decision."""
-        before = self.state.stage_before_opt_out
-        if before is not None and before not in stages.NURTURE_STAGES:
-            return before
-        return Stage.NURTURING if tracks.sent_assets(self.state) else Stage.ENGAGED
+        self.stops.lift(now, trigger, rule_ids, reason)
 
     def _apply_engagement(
         self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
