@@ -9,7 +9,6 @@ from typing import Any
 from models.events import EventType, LeadEvent, LeadFacts
 from models.lead_state import (
     Decision,
-    Engagement,
     EventOutcome,
     LeadState,
     Pause,
@@ -20,18 +19,16 @@ from models.lead_state import (
     Stage,
 )
 from models.program import Program
-from workflows import crm_task, scoring, stages, tracks
+from workflows import crm_task, scoring, stages
 from workflows.checks import prop, rejection
 from workflows.compliance_hold import ComplianceHold
+from workflows.engagement import HIGH_INTENT, LeadEngagement, known_topics
 from workflows.handoff import HandoffDesk
 from workflows.router import Router
 from workflows.stops import EmailStops
 from workflows.touches import Touches, TouchOrder
 
 E = EventType
-HIGH_INTENT = frozenset(
-    {E.MEETING_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
-)
 MEDICAL = frozenset({E.MEDICAL_QUESTION, E.TRIAL_QUESTION})
 EMAIL_ENGAGEMENT = frozenset({E.EMAIL_OPENED, E.EMAIL_CLICKED})
 
@@ -41,15 +38,16 @@ class LeadEngine:
 
     def __init__(self, state: LeadState, program: Program, *, routing_enabled: bool = True) -> None:
         self.state = state
-        self.program = program
         self._decisions_at_start = 0
+        # Off only when replaying a history recorded before routing existed (workflow.patched).
+        self.routing_enabled = routing_enabled
+        self.engagement = LeadEngagement(self, routing_enabled=routing_enabled)
         self.router = Router(self)
         self.handoff = HandoffDesk(self, self.router)
         self.compliance = ComplianceHold(self)
         self.touches = Touches(self)
         self.stops = EmailStops(self)
-        # Off only when replaying a history recorded before routing existed (workflow.patched).
-        self.routing_enabled = routing_enabled
+        self.program = program
 
     @property
     def program(self) -> Program:
@@ -58,13 +56,7 @@ class LeadEngine:
     @program.setter
     def program(self, program: Program) -> None:
         self._program = program
-        scoring_rules = program.scoring
-        interest = scoring_rules.fit.therapy_area_interest
-        self._known_topics = frozenset(
-            [*(interest.topics if interest else []), *scoring_rules.topic_bonus]
-            + [t for rule in program.tracks.rules for t in rule.when.topics_any]
-            + [t for asset in program.assets for t in asset.topics]
-        )
+        self.engagement.known_topics = known_topics(program)
 
     # -- the program -----------------------------------------------------------------------
 
@@ -167,13 +159,13 @@ class LeadEngine:
         self.compliance.hold_if_required(etype, event, routed, now, trigger)
         commercial = routed is None and etype not in MEDICAL
         if commercial:
-            self._apply_engagement(etype, event, now, trigger)
-            self._apply_intent(etype, now, trigger)
-            self._apply_track(event, now, trigger)
+            self.engagement.record_engagement(etype, event, now, trigger)
+            self.engagement.apply_intent(etype, now, trigger)
+            self.engagement.choose_track(event, now, trigger)
         elif routed is not None and etype in HIGH_INTENT and self.routing_enabled:
             # Drug safety comes first and has the report; the request itself (a structured
             # type, no text) still reaches the commercial side. It is not scored.
-            self._apply_intent(etype, now, trigger)
+            self.engagement.apply_intent(etype, now, trigger)
         self.rescore(now, trigger, promote=commercial)
         if self.routing_enabled:
             crm_task.record_activity(self.state, self.program, etype, event, routed)
@@ -241,125 +233,9 @@ class LeadEngine:
         """Lift stop rules (e.g. `request open` once sales hands a lead back)."""
         self.stops.lift(now, trigger, rule_ids, reason)
 
-    def _apply_engagement(
-        self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
-    ) -> None:
-        state, program = self.state, self.program
-        topics = [t for t in (prop(event, "topics") or []) if t in self._known_topics]
-        when = min(event.occurred_at, now)  # an event's time is when it happened, not arrived
-        self._rest_after(etype, when, now, trigger)
-        points = scoring.event_points(etype.value, topics, program.scoring)
-        if state.marketing_objection:
-            # After an objection to direct marketing nothing more is profiled.
-            if points:
-                self.decide(
-                    now, trigger, "score.objection", "not scored: objection to direct marketing"
-                )
-            return
-        self._remember_interest(etype, event, topics)
-        if not points:
-            return
-        state.sends_since_engagement = 0
-        if state.stage is Stage.NEW:
-            self.move_stage(now, trigger, Stage.ENGAGED, "stage.first_engagement")
-        state.engagement_carry = scoring.add_engagement(
-            state.engagements,
-            state.engagement_carry,
-            Engagement(
-                event_id=event.event_id, type=etype.value, at=when, points=points, topics=topics
-            ),
-            program.scoring.half_life,
-        )
-        if etype is E.EMAIL_CLICKED:
-            self._clicked(now, trigger)
-
-    def _rest_after(self, etype: EventType, when: datetime, now: datetime, trigger: str) -> None:
-        """Some events (e.g. a meeting) hold touches back for a rest period."""
-        state = self.state
-        rest = self.program.cadence.rest_after.get(etype)
-        if rest is not None:
-            state.rest_until = max(filter(None, [state.rest_until, when + rest]))
-            self.decide(
-                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
-            )
-
-    def _remember_interest(self, etype: EventType, event: LeadEvent, topics: list[str]) -> None:
-        """The topics a lead showed interest in, and the program's assets it downloaded."""
-        state = self.state
-        for topic in topics:
-            if topic not in state.topics_seen:
-                state.topics_seen.append(topic)
-        asset_id = prop(event, "asset_id")
-        if (
-            etype is E.CONTENT_DOWNLOADED
-            and self.program.asset(str(asset_id)) is not None
-            and asset_id not in state.consumed_assets
-        ):
-            state.consumed_assets.append(str(asset_id))
-
-    def _clicked(self, now: datetime, trigger: str) -> None:
-        """A click brings the next touch forward."""
-        state = self.state
-        state.last_click_at = now
-        soon = now + self.program.cadence.after_click
-        if state.planned_touch_at is None or soon < state.planned_touch_at:
-            state.planned_touch_at = soon
-            self.decide(
-                now,
-                trigger,
-                "cadence.click",
-                f"next touch brought forward to {soon.isoformat()}",
-            )
-
     def apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
         """The fast lane for a request routed later (e.g. after a compliance release)."""
-        self._apply_intent(etype, now, trigger)
-
-    def _apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
-        if etype not in HIGH_INTENT:
-            return
-        if etype is E.SAMPLE_REQUESTED and self.routing_enabled and self.program.routing:
-            # A sample request goes to licence verification and fulfilment, not to sales.
-            self.decide(now, trigger, "intent.sample", "sample request: routed, not an MQL")
-            return
-        blocked = scoring.disqualifiers(self.state.facts, self.program.scoring)
-        if blocked:
-            self.decide(now, trigger, "intent.blocked", f"fast lane refused: {', '.join(blocked)}")
-            return
-        self.decide(now, trigger, "intent.fast_lane", f"{etype.value}: fast lane to routing")
-        if self.state.stage in stages.NURTURE_STAGES:
-            self.move_stage(now, trigger, Stage.MQL, "intent.fast_lane")
-
-    def _apply_track(self, event: LeadEvent, now: datetime, trigger: str) -> None:
-        state, program = self.state, self.program
-        rule = tracks.match_track_rule(program.tracks.rules, event, state.facts, state.rule_hits)
-        engaged = bool(scoring.event_points(event.type, [], program.scoring))
-        if rule is None and (state.track is not None or not engaged):
-            return
-        target = rule.track if rule else program.tracks.default
-        rule_id = rule.id if rule else "track.default"
-        if target != state.track:
-            before = state.track or "none"
-            state.track = target
-            self.decide(now, trigger, rule_id, f"track {before} -> {target}")
-        if rule and rule.next_asset and rule.next_asset not in tracks.sent_assets(state):
-            state.next_asset = rule.next_asset
-            self.decide(now, trigger, rule_id, f"next asset {rule.next_asset}")
-        if not state.touches and state.planned_touch_at is None:
-            state.planned_touch_at = now + program.cadence.first_touch_delay
-            state.first_touch_pending = True
-            self.decide(
-                now,
-                trigger,
-                "cadence.first_touch",
-                f"first touch planned for {state.planned_touch_at.isoformat()}",
-                {"delay": str(program.cadence.first_touch_delay)},
-            )
-        if rule and rule.touch_within:
-            soon = now + rule.touch_within
-            if state.planned_touch_at is None or soon < state.planned_touch_at:
-                state.planned_touch_at = soon
-                self.decide(now, trigger, rule_id, f"next touch no later than {soon.isoformat()}")
+        self.engagement.apply_intent(etype, now, trigger)
 
     # -- compliance hold -------------------------------------------------------------------
 
