@@ -225,6 +225,8 @@ class LeadEngine:
         if changes:
             self.state.facts = current.model_copy(update=changes)
 
+    # -- moves one collaborator sets off in another ----------------------------------------
+
     def stop(self, now: datetime, trigger: str, rule_id: str, reason: str) -> None:
         """Stop promotional email for a reason of the engine's callers (e.g. a recycle)."""
         self.stops.stop(now, trigger, rule_id, reason)
