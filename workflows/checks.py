@@ -46,3 +46,11 @@ def rejection(event: LeadEvent) -> str | None:
 
 def prop(event: LeadEvent, name: str) -> Any:
     return event.properties.get(name)
+
+
+def property_key(value: object) -> str | None:
+    """A channel, purpose or source as a comparable key; anything not a plain string is
+    'unknown'."""
+    if value is None or value == "":
+        return None
+    return value.strip().lower() if isinstance(value, str) else "unknown"

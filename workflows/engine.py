@@ -3,64 +3,34 @@ and a property test. Every decision it takes is appended to the state's decision
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from models.events import EventType, LeadEvent, LeadFacts
 from models.lead_state import (
     Decision,
-    Engagement,
     EventOutcome,
     LeadState,
     Pause,
     PauseRequest,
     ResumeRequest,
-    Review,
     ReviewDecision,
     SendTouchResult,
     Stage,
-    StopRecord,
-    TouchRecord,
 )
 from models.program import Program
-from workflows import cadence, scoring, stages, tracks
+from workflows import crm_task, scoring, stages
 from workflows.checks import prop, rejection
+from workflows.compliance_hold import ComplianceHold
+from workflows.engagement import HIGH_INTENT, LeadEngagement, known_topics
 from workflows.handoff import HandoffDesk
+from workflows.router import Router
+from workflows.stops import EmailStops
+from workflows.touches import Touches, TouchOrder
 
 E = EventType
-HIGH_INTENT = frozenset(
-    {E.MEETING_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
-)
 MEDICAL = frozenset({E.MEDICAL_QUESTION, E.TRIAL_QUESTION})
 EMAIL_ENGAGEMENT = frozenset({E.EMAIL_OPENED, E.EMAIL_CLICKED})
-PROMOTIONAL_PURPOSES = frozenset({None, "", "promotional", "marketing", "all"})
-EMAIL_CHANNELS = frozenset({None, "", "email", "all"})
-OPT_OUT = "stop.opt_out"
-HOLD = "stop.compliance_hold"
-PROMOTIONAL_REQUESTS = frozenset(
-    {E.INFO_REQUESTED, E.DEMO_REQUESTED, E.SAMPLE_REQUESTED, E.PRICING_REQUESTED}
-)
-SPAM_COMPLAINT = "stop.spam_complaint"
-OBJECTIONS = frozenset({OPT_OUT, SPAM_COMPLAINT})
-TOUCHES_KEPT = 200
-
-
-def _key(value: object) -> str | None:
-    """A channel or purpose as a comparable key; anything not a plain string is 'unknown'."""
-    if value is None or value == "":
-        return None
-    return value.strip().lower() if isinstance(value, str) else "unknown"
-
-
-@dataclass(frozen=True)
-class TouchOrder:
-    """What the workflow should ask the messaging activity to send now."""
-
-    touch_id: str
-    asset_id: str
-    track: str | None
-    first_touch: bool
 
 
 class LeadEngine:
@@ -68,11 +38,16 @@ class LeadEngine:
 
     def __init__(self, state: LeadState, program: Program, *, routing_enabled: bool = True) -> None:
         self.state = state
-        self.program = program
         self._decisions_at_start = 0
-        self.handoff = HandoffDesk(self)
         # Off only when replaying a history recorded before routing existed (workflow.patched).
         self.routing_enabled = routing_enabled
+        self.engagement = LeadEngagement(self, routing_enabled=routing_enabled)
+        self.router = Router(self)
+        self.handoff = HandoffDesk(self, self.router)
+        self.compliance = ComplianceHold(self)
+        self.touches = Touches(self)
+        self.stops = EmailStops(self)
+        self.program = program
 
     @property
     def program(self) -> Program:
@@ -81,13 +56,7 @@ class LeadEngine:
     @program.setter
     def program(self, program: Program) -> None:
         self._program = program
-        scoring_rules = program.scoring
-        interest = scoring_rules.fit.therapy_area_interest
-        self._known_topics = frozenset(
-            [*(interest.topics if interest else []), *scoring_rules.topic_bonus]
-            + [t for rule in program.tracks.rules for t in rule.when.topics_any]
-            + [t for asset in program.assets for t in asset.topics]
-        )
+        self.engagement.known_topics = known_topics(program)
 
     # -- the program -----------------------------------------------------------------------
 
@@ -182,25 +151,26 @@ class LeadEngine:
         self.decide(
             now, trigger, "event.recorded", f"recorded {etype.value}", {"type": etype.value}
         )
-        self._apply_stops(etype, event, now, trigger)
+        self.stops.apply(etype, event, now, trigger)
         routed = self._screened_route(event, now, trigger)
         if routed is None and etype in MEDICAL:
             # For medical information: no commercial score, no stage move, no text in the log.
             self.decide(now, trigger, "medical.question", "for medical information; not scored")
-        self._check_holds(etype, event, routed, now, trigger)
+        self.compliance.hold_if_required(etype, event, routed, now, trigger)
         commercial = routed is None and etype not in MEDICAL
         if commercial:
-            self._apply_engagement(etype, event, now, trigger)
-            self._apply_intent(etype, now, trigger)
-            self._apply_track(event, now, trigger)
+            self.engagement.record_engagement(etype, event, now, trigger)
+            self.engagement.apply_intent(etype, now, trigger)
+            self.engagement.choose_track(event, now, trigger)
         elif routed is not None and etype in HIGH_INTENT and self.routing_enabled:
             # Drug safety comes first and has the report; the request itself (a structured
             # type, no text) still reaches the commercial side. It is not scored.
-            self._apply_intent(etype, now, trigger)
+            self.engagement.apply_intent(etype, now, trigger)
         self.rescore(now, trigger, promote=commercial)
         if self.routing_enabled:
-            self.handoff.record_activity(etype, event, routed)
-            self.handoff.route_event(etype, event, routed, now, trigger)
+            crm_task.record_activity(self.state, self.program, etype, event, routed)
+            self.handoff.accept_on_sales_response(etype, now, trigger)
+            self.router.route_event(etype, event, routed, now, trigger)
         self.replan(now, trigger)
 
     def _screened_route(
@@ -255,309 +225,32 @@ class LeadEngine:
         if changes:
             self.state.facts = current.model_copy(update=changes)
 
-    def _apply_stops(self, etype: EventType, event: LeadEvent, now: datetime, trigger: str) -> None:
-        self._apply_consent(etype, event, now, trigger)
-        for rule in self.program.stop_rules:
-            if etype not in rule.events:
-                continue
-            if rule.stops:
-                self._stop(now, trigger, rule.id, rule.reason, rule.stage)
-            elif rule.stage:
-                self.move_stage(now, trigger, rule.stage, rule.id)
-            if rule.clears:
-                self._restart(now, trigger, rule.clears, rule.reason)
-
-    def _apply_consent(
-        self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
-    ) -> None:
-        """Opt-outs, complaints and hard bounces stop promotional email; fresh consent lifts
-        an opt-out it postdates."""
-        channel, purpose = _key(prop(event, "channel")), _key(prop(event, "purpose"))
-        # An unsubscribe always ends promotional email; a withdrawal does unless it names
-        # only another channel or another purpose (when in doubt, stop).
-        opts_out = etype is E.UNSUBSCRIBED or (
-            etype is E.CONSENT_WITHDRAWN
-            and channel in EMAIL_CHANNELS | {"unknown"}
-            and purpose in PROMOTIONAL_PURPOSES | {"unknown"}
-        )
-        if opts_out:
-            self.state.marketing_objection = True
-            self._stop(now, trigger, OPT_OUT, "consent withdrawn / unsubscribed", Stage.OPTED_OUT)
-        elif etype is E.SPAM_COMPLAINT:
-            self.state.marketing_objection = True
-            self._stop(now, trigger, SPAM_COMPLAINT, "spam complaint", Stage.OPTED_OUT)
-        elif etype is E.EMAIL_BOUNCED and prop(event, "bounce_type") == "hard":
-            self._stop(now, trigger, "stop.hard_bounce", "hard bounce", None)
-        elif (
-            etype is E.CONSENT_GRANTED
-            and channel in EMAIL_CHANNELS
-            and purpose in PROMOTIONAL_PURPOSES
-        ):
-            self._consent_granted(event, now, trigger)
-
-    def _consent_granted(self, event: LeadEvent, now: datetime, trigger: str) -> None:
-        self.state.consent_seen = True
-        stop = self.state.stops.get(OPT_OUT)
-        if stop is not None and event.occurred_at <= stop.since:
-            self.decide(
-                now,
-                trigger,
-                "restart.ignored",
-                "consent granted before the opt-out: the opt-out stands",
-            )
-        else:
-            self._restart(now, trigger, [OPT_OUT], "consent granted")
-
-    def _stop(
-        self, now: datetime, trigger: str, rule_id: str, reason: str, stage: Stage | None
-    ) -> None:
-        state = self.state
-        if rule_id not in state.stops:
-            state.stops[rule_id] = StopRecord(
-                rule_id=rule_id, reason=reason, since=now, trigger=trigger
-            )
-            # A first touch held back is no longer a prompt reply: it keeps the sending window.
-            state.first_touch_pending = False
-            self.decide(now, trigger, rule_id, f"promotional email stopped: {reason}")
-        if stage is Stage.OPTED_OUT and state.stage is not Stage.OPTED_OUT:
-            state.stage_before_opt_out = state.stage
-        if stage is not None:
-            self.move_stage(now, trigger, stage, rule_id)
+    # -- moves one collaborator sets off in another ----------------------------------------
 
     def stop(self, now: datetime, trigger: str, rule_id: str, reason: str) -> None:
         """Stop promotional email for a reason of the engine's callers (e.g. a recycle)."""
-        self._stop(now, trigger, rule_id, reason, None)
+        self.stops.stop(now, trigger, rule_id, reason)
 
     def lift(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None:
         """Lift stop rules (e.g. `request open` once sales hands a lead back)."""
-        self._restart(now, trigger, rule_ids, reason)
-
-    def _restart(self, now: datetime, trigger: str, rule_ids: list[str], reason: str) -> None:
-        lifted = [r for r in rule_ids if self.state.stops.pop(r, None) is not None]
-        if not lifted:
-            return
-        state = self.state
-        if OPT_OUT in lifted and not (state.stops.keys() & OBJECTIONS):
-            state.marketing_objection = False
-            self.move_stage(now, trigger, self._stage_after_consent(), "restart.consent")
-        self.decide(now, trigger, "restart", f"lifted {', '.join(lifted)}: {reason}")
-
-    def _stage_after_consent(self) -> Stage:
-        """Fresh consent returns a lead to where it was, never past a sales decision."""
-        before = self.state.stage_before_opt_out
-        if before is not None and before not in stages.NURTURE_STAGES:
-            return before
-        return Stage.NURTURING if tracks.sent_assets(self.state) else Stage.ENGAGED
-
-    def _apply_engagement(
-        self, etype: EventType, event: LeadEvent, now: datetime, trigger: str
-    ) -> None:
-        state, program = self.state, self.program
-        topics = [t for t in (prop(event, "topics") or []) if t in self._known_topics]
-        when = min(event.occurred_at, now)  # an event's time is when it happened, not arrived
-        self._rest_after(etype, when, now, trigger)
-        points = scoring.event_points(etype.value, topics, program.scoring)
-        if state.marketing_objection:
-            # After an objection to direct marketing nothing more is profiled.
-            if points:
-                self.decide(
-                    now, trigger, "score.objection", "not scored: objection to direct marketing"
-                )
-            return
-        self._remember_interest(etype, event, topics)
-        if not points:
-            return
-        state.sends_since_engagement = 0
-        if state.stage is Stage.NEW:
-            self.move_stage(now, trigger, Stage.ENGAGED, "stage.first_engagement")
-        state.engagement_carry = scoring.add_engagement(
-            state.engagements,
-            state.engagement_carry,
-            Engagement(
-                event_id=event.event_id, type=etype.value, at=when, points=points, topics=topics
-            ),
-            program.scoring.half_life,
-        )
-        if etype is E.EMAIL_CLICKED:
-            self._clicked(now, trigger)
-
-    def _rest_after(self, etype: EventType, when: datetime, now: datetime, trigger: str) -> None:
-        """Some events (e.g. a meeting) hold touches back for a rest period."""
-        state = self.state
-        rest = self.program.cadence.rest_after.get(etype)
-        if rest is not None:
-            state.rest_until = max(filter(None, [state.rest_until, when + rest]))
-            self.decide(
-                now, trigger, "cadence.rest", f"no touch before {state.rest_until.isoformat()}"
-            )
-
-    def _remember_interest(self, etype: EventType, event: LeadEvent, topics: list[str]) -> None:
-        """The topics a lead showed interest in, and the program's assets it downloaded."""
-        state = self.state
-        for topic in topics:
-            if topic not in state.topics_seen:
-                state.topics_seen.append(topic)
-        asset_id = prop(event, "asset_id")
-        if (
-            etype is E.CONTENT_DOWNLOADED
-            and self.program.asset(str(asset_id)) is not None
-            and asset_id not in state.consumed_assets
-        ):
-            state.consumed_assets.append(str(asset_id))
-
-    def _clicked(self, now: datetime, trigger: str) -> None:
-        """A click brings the next touch forward."""
-        state = self.state
-        state.last_click_at = now
-        soon = now + self.program.cadence.after_click
-        if state.planned_touch_at is None or soon < state.planned_touch_at:
-            state.planned_touch_at = soon
-            self.decide(
-                now,
-                trigger,
-                "cadence.click",
-                f"next touch brought forward to {soon.isoformat()}",
-            )
+        self.stops.lift(now, trigger, rule_ids, reason)
 
     def apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
         """The fast lane for a request routed later (e.g. after a compliance release)."""
-        self._apply_intent(etype, now, trigger)
-
-    def _apply_intent(self, etype: EventType, now: datetime, trigger: str) -> None:
-        if etype not in HIGH_INTENT:
-            return
-        if etype is E.SAMPLE_REQUESTED and self.routing_enabled and self.program.routing:
-            # A sample request goes to licence verification and fulfilment, not to sales.
-            self.decide(now, trigger, "intent.sample", "sample request: routed, not an MQL")
-            return
-        blocked = scoring.disqualifiers(self.state.facts, self.program.scoring)
-        if blocked:
-            self.decide(now, trigger, "intent.blocked", f"fast lane refused: {', '.join(blocked)}")
-            return
-        self.decide(now, trigger, "intent.fast_lane", f"{etype.value}: fast lane to routing")
-        if self.state.stage in stages.NURTURE_STAGES:
-            self.move_stage(now, trigger, Stage.MQL, "intent.fast_lane")
-
-    def _apply_track(self, event: LeadEvent, now: datetime, trigger: str) -> None:
-        state, program = self.state, self.program
-        rule = tracks.match_track_rule(program.tracks.rules, event, state.facts, state.rule_hits)
-        engaged = bool(scoring.event_points(event.type, [], program.scoring))
-        if rule is None and (state.track is not None or not engaged):
-            return
-        target = rule.track if rule else program.tracks.default
-        rule_id = rule.id if rule else "track.default"
-        if target != state.track:
-            before = state.track or "none"
-            state.track = target
-            self.decide(now, trigger, rule_id, f"track {before} -> {target}")
-        if rule and rule.next_asset and rule.next_asset not in tracks.sent_assets(state):
-            state.next_asset = rule.next_asset
-            self.decide(now, trigger, rule_id, f"next asset {rule.next_asset}")
-        if not state.touches and state.planned_touch_at is None:
-            state.planned_touch_at = now + program.cadence.first_touch_delay
-            state.first_touch_pending = True
-            self.decide(
-                now,
-                trigger,
-                "cadence.first_touch",
-                f"first touch planned for {state.planned_touch_at.isoformat()}",
-                {"delay": str(program.cadence.first_touch_delay)},
-            )
-        if rule and rule.touch_within:
-            soon = now + rule.touch_within
-            if state.planned_touch_at is None or soon < state.planned_touch_at:
-                state.planned_touch_at = soon
-                self.decide(now, trigger, rule_id, f"next touch no later than {soon.isoformat()}")
+        self.engagement.apply_intent(etype, now, trigger)
 
     # -- compliance hold -------------------------------------------------------------------
 
-    def _check_holds(
-        self,
-        etype: EventType,
-        event: LeadEvent,
-        routed: dict[str, object] | None,
-        now: datetime,
-        trigger: str,
-    ) -> None:
-        holds = self.program.compliance
-        flags = routed.get("flags") if routed else None
-        asset = self.program.asset(str(prop(event, "asset_id") or ""))
-        asks_for_promotion = etype in PROMOTIONAL_REQUESTS or (
-            etype is E.CONTENT_DOWNLOADED and asset is not None and asset.promotional
-        )
-        reason = None
-        if holds.off_label and isinstance(flags, list) and "off_label" in flags:
-            reason = "off-label topic in the lead's own words"
-        elif (
-            holds.partner_data_without_consent
-            and _key(prop(event, "source")) == "partner"
-            and not prop(event, "consent_basis")
-        ):
-            reason = "partner-sourced data without a consent basis"
-        elif (
-            holds.unverified_promotional_request
-            and asks_for_promotion
-            and self.state.facts.hcp_verified is False
-        ):
-            reason = "unverified HCP asking for promotional material"
-        elif (
-            holds.missing_consent_basis
-            and asks_for_promotion
-            and not self.state.consent_seen
-            and (self.state.facts.country or "") in self.program.consent.opt_in_countries
-        ):
-            reason = "no consent basis for promotion in an opt-in country"
-        if reason:
-            self.hold(now, trigger, reason)
-
-    def hold(self, now: datetime, trigger: str, reason: str) -> None:
-        """Put the lead on compliance hold with a review item (one open review at a time)."""
-        state = self.state
-        if state.review is not None:
-            self.decide(now, trigger, "compliance.hold", f"already held; also: {reason}")
-            return
-        state.reviews_total += 1
-        state.review = Review(
-            review_id=f"{state.lead_id}-r{state.reviews_total}",
-            reason=reason,
-            trigger=trigger,
-            opened_at=now,
-            due_at=now + self.program.compliance.review_within,
-            stage_before=state.stage,
-        )
-        self._stop(now, trigger, HOLD, f"compliance review: {reason}", Stage.COMPLIANCE_HOLD)
-        self.decide(now, trigger, "compliance.hold", f"review {state.review.review_id}: {reason}")
-
     def escalate_overdue_review(self, now: datetime) -> bool:
         """Escalate an undecided review once its time is up; True when it just escalated."""
-        review = self.state.review
-        if review is None or review.escalated or now < review.due_at:
-            return False
-        review.escalated = True
-        self.decide(
-            now, "timer:review_due", "compliance.escalated", f"review {review.review_id} overdue"
-        )
-        return True
+        return self.compliance.escalate_overdue_review(now)
 
     def decide_review(self, decision: ReviewDecision, now: datetime) -> None:
         """Apply a reviewer's decision: release resumes where it stopped, block disqualifies."""
-        review = self.state.review
-        assert review is not None and review.review_id == decision.review_id
         trigger = f"update:decide_review:{decision.review_id}"
-        inputs = {"reviewer": decision.reviewer, "note": decision.note or ""}
-        if decision.actor:
-            inputs["actor"] = decision.actor
-        self.decide(
-            now, trigger, f"compliance.{decision.decision}", f"review {review.review_id}", inputs
-        )
-        self.state.stops.pop(HOLD, None)
-        self.state.review = None
-        if decision.decision == "release":
-            self.move_stage(now, trigger, review.stage_before, "compliance.release")
-        else:
-            self.move_stage(now, trigger, Stage.DISQUALIFIED, "compliance.block")
+        self.compliance.settle_review(decision, now, trigger)
         if self.routing_enabled:
-            self.handoff.route_held_request(decision.decision == "release", now, trigger)
+            self.router.route_held_request(decision.decision == "release", now, trigger)
         self.replan(now, trigger)
 
     # -- scores ----------------------------------------------------------------------------
@@ -627,51 +320,16 @@ class LeadEngine:
 
     # -- touches ---------------------------------------------------------------------------
 
-    def suppression(self) -> str | None:
-        """Why no promotional email may go to this lead at all right now (None = it may)."""
-        state = self.state
-        if state.stops:
-            return "; ".join(sorted(s.reason for s in state.stops.values()))
-        if state.pause is not None:
-            return f"paused by {state.pause.by}: {state.pause.reason}"
-        if state.open_handoff:
-            return "handoff open with sales"
-        if state.stage not in stages.NURTURE_STAGES:
-            return f"stage {state.stage.value}"
-        return None
-
-    def sent_times(self) -> list[datetime]:
-        return [t.at for t in self.state.touches if t.status == "sent"]
-
     def replan(self, now: datetime, trigger: str) -> None:
         """Recompute when the next touch will be attempted, and log when it changes."""
-        state, program = self.state, self.program
-        target: datetime | None = None
-        if (
-            self.suppression() is None
-            and state.planned_touch_at is not None
-            and tracks.next_asset(state, program) is not None
-        ):
-            target = cadence.effective_touch_time(
-                max(state.planned_touch_at, now),
-                state,
-                program.cadence,
-                self.sent_times(),
-                first_touch=state.first_touch_pending,
-            )
-        if target != state.next_touch_at:
-            state.next_touch_at = target
-            outcome = f"next touch at {target.isoformat()}" if target else "no touch scheduled"
-            self.decide(now, trigger, "cadence.next_touch", outcome)
+        self.touches.replan(now, trigger)
 
     def wake_at(self) -> datetime | None:
         """When the workflow must wake without an event: a touch or the end of a pause."""
         times = [self.state.next_touch_at]
         if self.state.pause is not None:
             times.append(self.state.pause.until)
-        review = self.state.review
-        if review is not None and not review.escalated:
-            times.append(review.due_at)
+        times.append(self.compliance.review_due_at())
         if self.routing_enabled:
             times.append(self.handoff.next_due())
         pending = [t for t in times if t is not None]
@@ -679,103 +337,8 @@ class LeadEngine:
 
     def begin_touch(self, now: datetime) -> TouchOrder | None:
         """The one recorded check at send time; an order to send, or None with the reason logged."""
-        state, program = self.state, self.program
-        trigger = "timer:touch"
-        why_not = self.suppression()
-        if why_not:
-            state.next_touch_at = None
-            self.decide(now, trigger, "touch.suppressed", f"not sent: {why_not}")
-            return None
-        asset_id = tracks.next_asset(state, program)
-        if asset_id is None:
-            state.next_touch_at = state.planned_touch_at = None
-            self.decide(
-                now, trigger, "cadence.track_complete", f"track {state.track} has no unsent asset"
-            )
-            return None
-        blocker = cadence.send_blocker(
-            state, program.cadence, self.sent_times(), now, first_touch=state.first_touch_pending
-        )
-        if blocker:
-            self.decide(now, trigger, "touch.deferred", f"deferred: {blocker}")
-            state.next_touch_at = None
-            self.replan(now, trigger)
-            return None
-        return TouchOrder(
-            touch_id=f"touch-{state.touches_total + 1}",
-            asset_id=asset_id,
-            track=state.track,
-            first_touch=state.first_touch_pending,
-        )
+        return self.touches.begin(now)
 
     def finish_touch(self, order: TouchOrder, result: SendTouchResult, now: datetime) -> None:
         """Record what the send did and plan the next touch on the track's interval."""
-        state, program = self.state, self.program
-        trigger = "timer:touch"
-        self._record_touch(order, result, now)
-        if result.status == "sent":
-            self._touch_sent(order, result, now, trigger)
-        else:
-            self.decide(
-                now,
-                trigger,
-                "touch.blocked",
-                f"not sent: {result.reason}",
-                {"touch_id": order.touch_id, "asset_id": result.asset_id},
-            )
-        track = program.tracks.definitions.get(state.track) if state.track else None
-        interval = track.interval if track else None
-        state.planned_touch_at = now + interval if interval else None
-        state.next_touch_at = None
-        self.replan(now, trigger)
-
-    def _record_touch(self, order: TouchOrder, result: SendTouchResult, now: datetime) -> None:
-        state = self.state
-        state.touches.append(
-            TouchRecord(
-                touch_id=order.touch_id,
-                asset_id=result.asset_id,
-                asset_version=result.asset_version,
-                status=result.status,
-                at=now,
-                track=order.track,
-                message_id=result.message_id,
-            )
-        )
-        del state.touches[:-TOUCHES_KEPT]
-        state.touches_total += 1
-        state.first_touch_pending = False
-        if state.next_asset == order.asset_id:
-            state.next_asset = None
-
-    def _touch_sent(
-        self, order: TouchOrder, result: SendTouchResult, now: datetime, trigger: str
-    ) -> None:
-        self.decide(
-            now,
-            trigger,
-            "touch.sent",
-            f"sent {result.asset_id} v{result.asset_version}",
-            {"touch_id": order.touch_id, "track": order.track or ""},
-        )
-        self.state.sends_since_engagement += 1
-        if self.state.stage is Stage.ENGAGED:
-            self.move_stage(now, trigger, Stage.NURTURING, "stage.first_touch")
-        self._check_silence(now, trigger)
-
-    def _check_silence(self, now: datetime, trigger: str) -> None:
-        silence = self.program.tracks.silence
-        state = self.state
-        if silence is None or state.track == silence.track:
-            return
-        if state.sends_since_engagement >= silence.after_sends:
-            before = state.track
-            state.track = silence.track
-            state.next_asset = None
-            self.decide(
-                now,
-                trigger,
-                "track.silence",
-                f"track {before} -> {silence.track}: "
-                f"{state.sends_since_engagement} sends without engagement",
-            )
+        self.touches.finish(order, result, now)

@@ -6,19 +6,14 @@ the I/O. It continues as new before its history grows large, archiving its decis
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.compliance_reviews import ReviewActivities
-    from activities.crm import CrmActivities
     from activities.decisions import DecisionArchive
     from activities.messaging import MessagingActivities
     from activities.program_loader import ProgramActivities
@@ -42,27 +37,22 @@ with workflow.unsafe.imports_passed_through():
         SendTouchResult,
     )
     from models.routing import (
-        CrmTaskInput,
-        CrmTaskResult,
-        EnrichFactsInput,
-        EnrichFactsResult,
         TaskAction,
         TaskActionResult,
-        WebhookInput,
     )
+    from workflows.activity_calls import ACTIVITY_RETRY, ACTIVITY_TIMEOUT, execute
     from workflows.checks import rejection
-    from workflows.engine import LeadEngine, TouchOrder
+    from workflows.engine import LeadEngine
     from workflows.handoff import refusal as task_refusal
     from workflows.search_values import LeadSearchValues
+    from workflows.task_dispatch import TaskDispatcher
+    from workflows.touches import TouchOrder
     from workflows.wake_timer import WakeTimer
-    from workflows.webhook import CrmWebhookWorkflow
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ARCHIVE_CHUNK = 300
 INBOX_CHUNK = 200
 CARRY_LIMIT = 500  # queued events carried into the next run at most
 CHUNK_PAUSE = timedelta(milliseconds=1)
-ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 SEND_ATTEMPT_TIMEOUT = timedelta(minutes=2)
 SEND_GIVE_UP_AFTER = timedelta(hours=6)
 SEND_RETRY = RetryPolicy(
@@ -70,17 +60,6 @@ SEND_RETRY = RetryPolicy(
 )
 RELOAD_RETRY = RetryPolicy(maximum_attempts=3, non_retryable_error_types=["ProgramInvalid"])
 ROUTING_PATCH = "routing-and-handoff"  # histories recorded before routing replay without it
-
-
-RequestT = TypeVar("RequestT")
-ResultT = TypeVar("ResultT")
-
-
-async def _execute(activity: Callable[[Any, RequestT], ResultT], request: RequestT) -> ResultT:
-    """Run an activity method with the lead's usual timeout and retries (sends have their own)."""
-    return await workflow.execute_activity_method(
-        activity, request, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-    )
 
 
 @workflow.defn
@@ -96,7 +75,7 @@ class LeadWorkflow:
         self._inbox: list[LeadEvent] = list(input.pending)
         self._wake_timer = WakeTimer()
         self._routing = True
-        self._dispatching = asyncio.Lock()  # one coroutine turns orders into tasks at a time
+        self._tasks = TaskDispatcher()
 
     @workflow.run
     async def run(self, input: LeadWorkflowInput) -> LeadWorkflowResult:
@@ -150,11 +129,9 @@ class LeadWorkflow:
         review = self._state.review
         assert review is not None
         engine.decide_review(decision, workflow.now())
-        result = await _execute(
-            ReviewActivities.close_review, self._review_record(review, decision)
-        )
+        result = await execute(ReviewActivities.close_review, self._review_record(review, decision))
         if self._routing:  # a request held back by the review goes on to its queue
-            await self._dispatch_routes(engine)
+            await self._tasks.dispatch_routes(engine)
         return result
 
     @decide_review.validator
@@ -168,21 +145,19 @@ class LeadWorkflow:
         """Sales (or the owning team) accept, reject with a reason, or close a task."""
         engine = await self._ready()
         # A task the worker has just written may not be in the state yet: let it land first.
-        await workflow.wait_condition(
-            lambda: not self._state.route_orders and not self._dispatching.locked()
-        )
+        await workflow.wait_condition(lambda: not self._state.route_orders and not self._tasks.busy)
         refusal = task_refusal(self._state, action)
         if refusal:
             raise ApplicationError(refusal, type="TaskNotOpen")
         status = engine.handoff.act(action, workflow.now())
-        await self._dispatch_routes(engine)
+        await self._tasks.dispatch_routes(engine)
         return TaskActionResult(
             task_id=action.task_id, status=status, stage=self._state.stage, track=self._state.track
         )
 
     @act_on_task.validator
     def _validate_act_on_task(self, action: TaskAction) -> None:
-        landing = bool(self._state.route_orders) or self._dispatching.locked()
+        landing = bool(self._state.route_orders) or self._tasks.busy
         refused = task_refusal(self._state, action)
         if refused and not landing:
             raise ValueError(refused)
@@ -267,11 +242,11 @@ class LeadWorkflow:
         except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
             outcome = engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
             if self._routing:  # what it routed before it failed still gets its task
-                await self._dispatch_routes(engine)
+                await self._tasks.dispatch_routes(engine)
             return outcome
         await self._record_review()
         if self._routing:
-            await self._dispatch_routes(engine)
+            await self._tasks.dispatch_routes(engine)
         return outcome
 
     async def _do_what_is_due(self, engine: LeadEngine) -> None:
@@ -281,7 +256,7 @@ class LeadWorkflow:
         if engine.escalate_overdue_review(now):
             await self._record_review(escalated=True)
         if self._routing:
-            await self._escalate_breaches(engine)
+            await self._tasks.escalate_breaches(engine)
         if self._state.next_touch_at is not None and self._state.next_touch_at <= now:
             await self._touch(await self._load_program())
 
@@ -293,7 +268,7 @@ class LeadWorkflow:
         if review is None or (review.recorded and not escalated):
             return
         review.recorded = True
-        await _execute(ReviewActivities.open_review, self._review_record(review, None))
+        await execute(ReviewActivities.open_review, self._review_record(review, None))
 
     def _review_record(self, review: Review, decision: ReviewDecision | None) -> ReviewRecordInput:
         return ReviewRecordInput(
@@ -306,66 +281,6 @@ class LeadWorkflow:
             escalated=review.escalated,
             decision=decision,
         )
-
-    # -- routing and handoff ---------------------------------------------------------------
-
-    async def _dispatch_routes(self, engine: LeadEngine) -> None:
-        """Turn routing decisions into CRM tasks (enriching first where a territory is
-        missing), then write task status changes."""
-        async with self._dispatching:
-            desk = engine.handoff
-            while self._state.route_orders:
-                order = self._state.route_orders[0]
-                if order.needs_enrichment:
-                    enriched = await self._enrich()
-                    desk.record_enrichment(order, enriched, workflow.now())
-                    continue
-                result = await self._create_task(desk.task_input(order, workflow.now()))
-                desk.record_task_created(order, result, workflow.now())
-            await self._write_task_updates(engine)
-
-    async def _enrich(self) -> EnrichFactsResult:
-        facts = self._state.facts
-        return await _execute(
-            CrmActivities.enrich_facts,
-            EnrichFactsInput(
-                lead_id=self._state.lead_id,
-                country=facts.country,
-                postal_code=facts.postal_code,
-                role=facts.role,
-                specialty=facts.specialty,
-                org_type=facts.org_type,
-            ),
-        )
-
-    async def _create_task(self, task: CrmTaskInput) -> CrmTaskResult:
-        result = await _execute(CrmActivities.create_crm_task, task)
-        if result.webhook:
-            # Its own workflow retries the delivery with backoff; the lead does not wait. Its
-            # id is the task's, so a task is never delivered by two workflows.
-            with contextlib.suppress(WorkflowAlreadyStartedError):  # already delivering it
-                await workflow.start_child_workflow(
-                    CrmWebhookWorkflow.run,
-                    WebhookInput(task_id=task.task_id),
-                    id=f"crm-webhook-{task.task_id}",
-                    parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                )
-        return result
-
-    async def _write_task_updates(self, engine: LeadEngine) -> None:
-        for update in engine.handoff.take_task_updates():
-            await _execute(CrmActivities.update_crm_task, update)
-
-    async def _escalate_breaches(self, engine: LeadEngine) -> None:
-        """An SLA breach moves the task to the escalation queue (ops review the second time)
-        and tells the queue's manager; the activity does both."""
-        async with self._dispatching:
-            desk = engine.handoff
-            for old, order in desk.record_breaches(workflow.now()):
-                task = desk.task_input(order, workflow.now(), escalated_from=old)
-                result = await self._create_task(task)
-                desk.record_escalation(old, order, result, workflow.now())
-            await self._write_task_updates(engine)
 
     # -- touches ---------------------------------------------------------------------------
 
@@ -441,7 +356,7 @@ class LeadWorkflow:
         state = self._state
         batch = list(state.decisions)
         for start in range(0, len(batch), ARCHIVE_CHUNK):
-            await _execute(
+            await execute(
                 DecisionArchive.archive_decisions,
                 ArchiveDecisionsInput(
                     lead_id=state.lead_id,

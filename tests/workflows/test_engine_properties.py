@@ -30,7 +30,8 @@ from models.lead_state import (
 from models.program import Program, load_program
 from starter.settings import SAMPLE_PROGRAM
 from workflows import scoring, stages
-from workflows.engine import LeadEngine, TouchOrder
+from workflows.engine import LeadEngine
+from workflows.touches import TouchOrder
 
 E = EventType
 SAMPLE = load_program(SAMPLE_PROGRAM)
