@@ -54,18 +54,16 @@ from temporalio.client import Client
 
 from bench.cpu import CpuUse, Processes, children, measured
 from bench.ingest_load import (
-    MIX,
     Api,
     Background,
     Ingest,
-    People,
     SpeedToLead,
     baseline_ingest,
-    ingest_plan,
     leadflow_ingest,
     prepare_meeting_leads,
     speed_to_lead,
 )
+from bench.ingest_payloads import MIX, People, ingest_plan
 from bench.ingest_report import ingest_line, latency_line, profile_lines, step_lines
 from bench.stack_process import (
     Stack,

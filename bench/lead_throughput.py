@@ -51,7 +51,7 @@ from temporalio.worker import Worker
 
 from bench.echo import NoOpInput, NoOpWorkflow
 from bench.harness import drive, start_dev_server
-from bench.throughput_report import Rate, Results, Runs, history_runs, report
+from bench.throughput_report import Rate, Results, Runs, history_runs, print_footer, report
 from models.db import connect_db, migrate
 from models.events import LeadEvent, LeadEventIn
 from models.lead_state import RECORD_EVENT, lead_workflow_id
@@ -357,7 +357,7 @@ async def main(args: argparse.Namespace) -> int:
         db.dispose()
         shutil.rmtree(directory, ignore_errors=True)
     met = report(args, results, max_history)
-    _print_footer(args, notes, wall)
+    print_footer(args, notes, wall)
     return 0 if met and not notes else 1
 
 
@@ -374,20 +374,6 @@ def _bench(
         args.timeout,
         args.stall,
     )
-
-
-def _print_footer(args: argparse.Namespace, notes: list[str], wall: float) -> None:
-    """Shutdown notes, wall time, and the command that repeats this run."""
-    for note in notes:
-        print(f"note: {note}")
-    print(f"wall time: {time.perf_counter() - wall:.0f} s")
-    print(
-        "command: .venv/bin/python -m bench.lead_throughput "
-        f"--single-events {args.single_events} --leads {args.leads} "
-        f"--events-per-lead {args.events_per_lead} --concurrency {args.concurrency} "
-        f"--single-rate {args.single_rate:g}"
-    )
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import sys
+import time
 from dataclasses import dataclass, field
 
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
@@ -122,3 +124,17 @@ async def history_runs(client: Client, wid: str) -> Runs:
     listed = len([w async for w in client.list_workflows(f"WorkflowId = '{wid}'")])
     pending = description.raw_description.pending_workflow_task
     return Runs(list(reversed(lengths)), listed, failures, pending.attempt)
+
+
+def print_footer(args: argparse.Namespace, notes: list[str], wall: float) -> None:
+    """Shutdown notes, wall time, and the command that repeats this run."""
+    for note in notes:
+        print(f"note: {note}")
+    print(f"wall time: {time.perf_counter() - wall:.0f} s")
+    print(
+        "command: .venv/bin/python -m bench.lead_throughput "
+        f"--single-events {args.single_events} --leads {args.leads} "
+        f"--events-per-lead {args.events_per_lead} --concurrency {args.concurrency} "
+        f"--single-rate {args.single_rate:g}"
+    )
+    sys.stdout.flush()
