@@ -105,6 +105,44 @@ class LeadEventIn(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
 
 
+# What a lead's workflow may read of an event's properties: tags, ids and flags. Free text
+# (comments, questions, form fields, notes) is screened at intake and never enters a workflow
+# payload, so it never reaches the workflow's history.
+WORKFLOW_PROPERTIES = frozenset(
+    {
+        "topics",
+        "asset_id",
+        "title",
+        "url",
+        "event_name",
+        "message_id",
+        "product",
+        "therapy_area",
+        "channel",
+        "purpose",
+        "source",
+        "consent_basis",
+        "bounce_type",
+        "signed_request",
+        "form",
+        "screening",
+    }
+)
+
+
+def page_address(url: str) -> str:
+    """A page address without its query or fragment (they can carry identifiers)."""
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
+def workflow_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    """The properties a lead's workflow gets: only those it reads, urls without query strings."""
+    kept = {name: value for name, value in properties.items() if name in WORKFLOW_PROPERTIES}
+    if isinstance(kept.get("url"), str):
+        kept["url"] = page_address(kept["url"])
+    return kept
+
+
 class LeadEvent(BaseModel):
     """An event as the lead workflow receives it: the envelope without identifiers.
 
@@ -120,13 +158,14 @@ class LeadEvent(BaseModel):
 
     @classmethod
     def from_intake(cls, event: LeadEventIn, facts: LeadFacts | None = None) -> LeadEvent:
-        """Strip the identifiers; the workflow works on the opaque lead id only."""
+        """Strip the identifiers and free text; the workflow works on the opaque lead id, tags
+        and numbers only."""
         return cls(
             event_id=event.event_id,
             type=event.type.value,
             occurred_at=event.occurred_at,
             lead=facts or event.lead.facts(),
-            properties=event.properties,
+            properties=workflow_properties(event.properties),
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from models.events import EventType, LeadEvent
+from models.events import EventType, LeadEvent, page_address
 from models.lead_state import LeadState
 from models.program import Program
 from models.routing import (
@@ -45,7 +45,7 @@ def _page(url: object) -> str | None:
     """A page address without its query or fragment (they can carry identifiers)."""
     if not isinstance(url, str) or not url:
         return None
-    return url.split("?", 1)[0].split("#", 1)[0][:500]
+    return page_address(url)[:500]
 
 
 def record_activity(

@@ -18,7 +18,14 @@ from leadflow_domain.enrichment import EnrichmentResult, enrich, enriched_facts,
 from leadflow_domain.free_text_screen import free_text_fields, redact, screen
 from leadflow_domain.safety_cases import open_case
 from models.compliance_rules import ConsentRules
-from models.events import EventType, LeadEvent, LeadEventIn, LeadFacts, LeadProfile
+from models.events import (
+    EventType,
+    LeadEvent,
+    LeadEventIn,
+    LeadFacts,
+    LeadProfile,
+    workflow_properties,
+)
 from models.lead_state import SafetyCaseInput
 from models.program import Program
 from models.reference import ReferenceData
@@ -79,7 +86,7 @@ def prepare(db: Engine, event: LeadEventIn, rules: IntakeRules) -> Prepared:
     if screened is None:
         return Prepared(lead_id, lead_event)
     case, properties = screened
-    lead_event = lead_event.model_copy(update={"properties": properties})
+    lead_event = lead_event.model_copy(update={"properties": workflow_properties(properties)})
     safety = (
         SafetyCaseInput(case_ref=case.case_ref, forward_by=case.forward_by)
         if case.forward_by is not None
