@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from leadflow_domain.consent import email_hash, suppress
 from models.lead_state import lead_workflow_id
-from models.tables import ConsentRecord, Lead, OutboxMessage
+from models.tables import ConsentRecord, CrmTask, Lead, OutboxMessage
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +24,8 @@ class UnknownLead(LookupError):
 
 
 def erase_marketing_data(db: Engine, lead_id: str) -> None:
-    """Suppress the address (hashed), delete consent and identifiers, anonymise the outbox."""
+    """Suppress the address (hashed), delete consent and identifiers, anonymise the outbox and
+    the lead's CRM tasks."""
     with Session(db) as session:
         lead = session.get(Lead, lead_id)
         if lead is None:
@@ -37,11 +39,29 @@ def erase_marketing_data(db: Engine, lead_id: str) -> None:
                 .values(recipient=erased)
             )
         session.execute(sa.delete(ConsentRecord).where(col(ConsentRecord.lead_id) == lead_id))
+        _erase_from_crm_tasks(session, lead_id)
         for field in ("email", "npi", "crm_id", "first_name", "last_name", "country"):
             setattr(lead, field, None)
         lead.organization = lead.name_key = lead.org_key = None  # the weak-match keys too
         session.add(lead)
         session.commit()
+
+
+# What a CRM task's context shows of the person; the rest (why, scores, case references) stays.
+TASK_IDENTIFIERS = ("email", "npi", "crm_id", "first_name", "last_name")
+
+
+def _erase_from_crm_tasks(session: Session, lead_id: str) -> None:
+    """The lead's CRM tasks keep their routing record but lose its identifiers and the
+    free-text notes sales wrote about the person."""
+    for task in session.exec(select(CrmTask).where(CrmTask.lead_id == lead_id)):
+        context = json.loads(task.context)
+        person = context.get("lead")
+        if isinstance(person, dict):
+            person.update(dict.fromkeys(TASK_IDENTIFIERS))
+        task.context = json.dumps(context)
+        task.note = None
+        session.add(task)
 
 
 async def erase_lead(client: Client, db: Engine, lead_id: str, actor: str) -> None:

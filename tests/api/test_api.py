@@ -292,6 +292,36 @@ async def test_erasure_keeps_a_hashed_suppression_and_safety_records(
     assert [m["To"] for m in smtp_server.messages if m["To"] == email] == []
 
 
+@pytest.mark.usefixtures("worker")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_erasure_takes_the_person_out_of_the_lead_s_crm_tasks(
+    env: WorkflowEnvironment, settings: Settings, db: Engine
+) -> None:
+    ring = ops_keyring()
+    ring.add("privacy.office", COMPLIANCE_KEY, ("compliance:act",))
+    app = create_app(settings, client=env.client, db=db, keyring=ring)
+    email = "task.erased@northside-cardio.example"
+    async with api_client(app, OPS_KEY) as api:
+        request = event_payload(email=email, type="meeting_requested", properties={})
+        lead_id = (await _post(api, request)).json()["lead_id"]
+
+        async def tasks() -> list[dict[str, Any]]:
+            answer = await api.get("/v1/crm/tasks", params={"lead_id": lead_id})
+            return answer.json()  # type: ignore[no-any-return]
+
+        [task] = await eventually(tasks)
+        assert task["context"]["lead"]["email"] == email
+        erased = await api.post(
+            f"/v1/leads/{lead_id}/erase", headers={"Authorization": f"Bearer {COMPLIANCE_KEY}"}
+        )
+        assert erased.status_code == 200
+        [task] = await tasks()
+    person = task["context"]["lead"]
+    assert [person[k] for k in ("email", "npi", "crm_id", "first_name", "last_name")] == [None] * 5
+    assert person["lead_id"] == lead_id and task["context"]["why"]["rule_id"]  # the record stays
+    assert email not in json.dumps(task)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_batch_accepts_the_good_events_and_names_the_bad_ones(
     api: httpx.AsyncClient,
