@@ -6,21 +6,27 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from models.search import SEARCH_ATTRIBUTES
 from starter.devserver import temporal_binary
+from starter.settings import Settings
+from starter.temporal import data_converter, payload_keys
 
 T = TypeVar("T")
 
 
-async def start_dev_server() -> WorkflowEnvironment:
-    """An in-memory dev server with Leadflow's search attributes (shut it down when done)."""
+async def start_dev_server(directory: Path) -> WorkflowEnvironment:
+    """An in-memory dev server with Leadflow's search attributes (shut it down when done); its
+    client encrypts payloads like the app's, with data keys kept under `directory`."""
+    keys = payload_keys(
+        Settings(database_url=f"sqlite:///{directory / 'payload-keys.db'}", data_dir=directory)
+    )
     return await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keys),
         dev_server_existing_path=temporal_binary(),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",

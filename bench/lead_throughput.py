@@ -335,7 +335,7 @@ async def main(args: argparse.Namespace) -> int:
     configure_logging(logging.WARNING)
     wall = time.perf_counter()
     directory = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    env = await start_dev_server()
+    env = await start_dev_server(directory)
     sink = SmtpSink("127.0.0.1", free_port())
     sink.start()
     settings = _settings(directory, sink)

@@ -114,7 +114,7 @@ def _line(name: str, timings: list[float], baseline: float) -> str:
 async def main(events: int) -> None:
     configure_logging(logging.WARNING)
     directory = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    env = await start_dev_server()
+    env = await start_dev_server(directory)
     sink = SmtpSink("127.0.0.1", free_port())
     sink.start()
     try:

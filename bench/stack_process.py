@@ -105,6 +105,8 @@ async def start_dev_server(env: dict[str, str], in_memory: bool) -> tuple[DevSer
     """The dev server as `leadflow up` runs it (SQLite file, search attributes)."""
     settings = Settings(
         data_dir=Path(env["LEADFLOW_DATA_DIR"]),
+        # The stack's database holds the payload data keys this client must share with it.
+        database_url=env.get("LEADFLOW_DATABASE_URL"),
         dev_server_port=int(env["LEADFLOW_DEV_SERVER_PORT"]),
     )
     server = (InMemoryDevServer if in_memory else DevServer)(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from importlib.resources import files
 from pathlib import Path
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     crm_webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 key signing each webhook body"
     )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="base64url of 32 bytes wrapping the payload data keys; unset = in the data dir",
+    )
     crm_webhook_timeout: float = Field(default=10.0, gt=0, description="seconds per attempt")
 
     @property
@@ -87,6 +92,24 @@ class Settings(BaseSettings):
             path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(32) + "\n")
         return path.read_text().strip()
+
+    def resolved_master_key(self) -> bytes:
+        """The master key wrapping the payload data keys; without one configured, a random key
+        kept in the data dir (every process of one installation must agree on it)."""
+        if self.master_key is not None:
+            text = self.master_key.get_secret_value()
+        else:
+            path = self.data_dir / "master-key"
+            if not path.exists():
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                path.touch(mode=0o600)
+                path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
+            text = path.read_text().strip()
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        if len(key) != 32:
+            # The message names the setting, never the value.
+            raise ValueError("LEADFLOW_MASTER_KEY must be base64url of 32 bytes")
+        return key
 
     @property
     def temporal_ui_url(self) -> str:

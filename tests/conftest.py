@@ -15,17 +15,21 @@ import httpx
 import pytest
 import structlog
 from sqlalchemy.engine import Engine
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from leadflow_domain.payload_crypto import DataKeyStore
 from models.db import connect_db, migrate
 from starter.api import create_app
 from starter.auth import KeyRing
 from starter.ports import free_port
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
+from starter.temporal import with_payload_keys
 from tests.helpers.api import OPS_KEY, api_client, ops_keyring
 from tests.helpers.databases import postgres_database
+from tests.helpers.installation import data_keys, installation
 from tests.helpers.journey import Journey, NewJourney
 from tests.helpers.programs import ProgramFactory, write_program
 from tests.helpers.servers import start_dev_server, start_time_skipping_server
@@ -40,27 +44,46 @@ def _logs_beside_the_cli_output() -> None:
 
 
 @pytest.fixture
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+def payload_keys(tmp_path: Path, worker_db: Engine) -> DataKeyStore:
+    """The payload data keys of the test's installation: in its worker's database, wrapped by
+    the master key in `settings`' data dir, so its CLI, API and worker read what the others
+    encrypted."""
+    return DataKeyStore(worker_db, Settings(**installation(tmp_path)).resolved_master_key())
+
+
+@pytest.fixture
+async def time_skipping_env(payload_keys: DataKeyStore) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server of the test's own (0.1 s to start): leads left running by
     one test must not hold the shared clock still for the next."""
-    env = await start_time_skipping_server()
+    env = await start_time_skipping_server(payload_keys)
     yield env
     await env.shutdown()
 
 
 @pytest.fixture(scope="session")
-async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_dev_server()
-    yield env
-    await env.shutdown()
+async def dev_env(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[WorkflowEnvironment]:
+    """The shared dev server; tests reach it through `dev_client` (their own data keys)."""
+    with data_keys(Settings(**installation(tmp_path_factory.mktemp("dev-server")))) as keys:
+        env = await start_dev_server(keys)
+        yield env
+        await env.shutdown()
+
+
+@pytest.fixture
+def dev_client(dev_env: WorkflowEnvironment, payload_keys: DataKeyStore) -> Client:
+    """The shared dev server's connection, encrypting with the test's data keys."""
+    return with_payload_keys(dev_env.client, payload_keys)
 
 
 @pytest.fixture
 def env(request: pytest.FixtureRequest) -> WorkflowEnvironment:
     """The test's Temporal environment: a time-skipping server of its own, or the shared dev
-    server for a test marked `devserver`."""
-    dev = request.node.get_closest_marker("devserver") is not None
-    return request.getfixturevalue("dev_env" if dev else "time_skipping_env")  # type: ignore[no-any-return]
+    server (through the test's data keys) for a test marked `devserver`."""
+    if request.node.get_closest_marker("devserver") is not None:
+        return WorkflowEnvironment.from_client(request.getfixturevalue("dev_client"))
+    return request.getfixturevalue("time_skipping_env")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -124,12 +147,11 @@ def program(request: pytest.FixtureRequest, make_program: ProgramFactory) -> Pat
 @pytest.fixture
 def settings(tmp_path: Path, task_queue: str, smtp_server: SmtpSink, program: Path) -> Settings:
     return Settings(
+        **installation(tmp_path),
         task_queue=task_queue,
-        database_url=f"sqlite:///{tmp_path / 'leadflow.db'}",
         smtp_host=smtp_server.host,
         smtp_port=smtp_server.port,
         program=program,
-        data_dir=tmp_path / "data",
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+import models.data_keys  # noqa: F401  (registers the tables on SQLModel.metadata)
+import models.tables  # noqa: F401
 
 db = context.config.attributes["db"]
 with db.begin() as connection:

@@ -349,14 +349,9 @@ async def test_a_batch_accepts_the_good_events_and_names_the_bad_ones(
 @pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_cli_shows_and_pauses_a_lead(
-    api: httpx.AsyncClient,
-    env: WorkflowEnvironment,
-    settings: Settings,
-    smtp_server: SmtpSink,
-    monkeypatch: pytest.MonkeyPatch,
+    api: httpx.AsyncClient, cli_settings: Settings, smtp_server: SmtpSink
 ) -> None:
-    monkeypatch.setenv("LEADFLOW_TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
-    monkeypatch.setenv("LEADFLOW_TASK_QUEUE", settings.task_queue)
+    # The CLI reads the workflow through the installation's data keys (database, data dir).
     runner = CliRunner()
     lead_id = (await _post(api, event_payload())).json()["lead_id"]
     await eventually(lambda: smtp_server.messages)

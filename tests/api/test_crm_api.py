@@ -100,6 +100,8 @@ async def test_sales_list_accept_and_close_a_routed_meeting_request(
         )
         monkeypatch.setenv("LEADFLOW_TASK_QUEUE", settings.task_queue)
         monkeypatch.setenv("LEADFLOW_DATABASE_URL", str(db.url.render_as_string(False)))
+        # The data dir holds the master key wrapping the payload data keys in that database.
+        monkeypatch.setenv("LEADFLOW_DATA_DIR", str(settings.data_dir))
         runner = CliRunner()
         shown = await asyncio.to_thread(
             runner.invoke, cli_app, ["task", "list", "--lead", lead_id, "--json"]

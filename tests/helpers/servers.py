@@ -8,10 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from starter.temporal import SEARCH_ATTRIBUTES
+from leadflow_domain.payload_crypto import DataKeyStore
+from starter.temporal import SEARCH_ATTRIBUTES, data_converter
 
 # The SDK waits 5 s for a started server to answer; on a loaded machine the server can take
 # longer, and the start failed with a RuntimeError ("did not start within 5s").
@@ -27,19 +27,20 @@ def installed_binary(name: str) -> str:
     return found
 
 
-async def start_time_skipping_server() -> WorkflowEnvironment:
-    """A time-skipping test server of its own."""
+async def start_time_skipping_server(keys: DataKeyStore) -> WorkflowEnvironment:
+    """A time-skipping test server of its own, its client encrypting with `keys`."""
     return await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keys),
         test_server_existing_path=installed_binary("temporal-test-server"),
         test_server_startup_timeout=STARTUP_TIMEOUT,
     )
 
 
-async def start_dev_server() -> WorkflowEnvironment:
-    """The Temporal dev server, with the app's search attributes."""
+async def start_dev_server(keys: DataKeyStore) -> WorkflowEnvironment:
+    """The Temporal dev server, with the app's search attributes, its client encrypting with
+    `keys` (tests use it through a client of their own installation's keys)."""
     return await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(keys),
         dev_server_existing_path=installed_binary("temporal"),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",

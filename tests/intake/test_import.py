@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
@@ -216,7 +217,7 @@ class Interrupted(Exception):
 
 @pytest.mark.devserver
 async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
-    dev_env: WorkflowEnvironment, settings: Settings, sqlite_db: Engine, tmp_path: Path
+    dev_client: Client, settings: Settings, sqlite_db: Engine, tmp_path: Path
 ) -> None:
     emails = [f"hcp{n}@clinic.example" for n in range(5)]
     rows = [
@@ -225,7 +226,7 @@ async def test_an_interrupted_import_resumes_after_the_last_committed_batch(
     path = write_csv(tmp_path / "five.csv", rows)
     plan = plan_import(path, build_mapping(columns=COLUMNS))
     checkpoint = checkpoint_path(settings.data_dir, plan)
-    intake = Intake(dev_env.client, sqlite_db, settings.task_queue)
+    intake = Intake(dev_client, sqlite_db, settings.task_queue)
 
     def stop_after_first_batch(rows: int) -> None:
         raise Interrupted

@@ -17,7 +17,7 @@ import uvicorn
 from segment.analytics.request import APIError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import Client
 
 from models.events import EventType
 from models.program import Program, load_program
@@ -247,11 +247,9 @@ def _keyring() -> KeyRing:
 
 
 @pytest.fixture
-async def served_api(
-    dev_env: WorkflowEnvironment, settings: Settings, db: Engine
-) -> AsyncIterator[str]:
+async def served_api(dev_client: Client, settings: Settings, db: Engine) -> AsyncIterator[str]:
     """The API on a real port (the Segment client speaks HTTP), in this test's event loop."""
-    app = create_app(settings, client=dev_env.client, db=db, keyring=_keyring())
+    app = create_app(settings, client=dev_client, db=db, keyring=_keyring())
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())

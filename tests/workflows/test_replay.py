@@ -15,12 +15,15 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from leadflow_domain.payload_crypto import DataKeyStore
 from models.routing import TaskAction
+from starter.payload_codec import EncryptionCodec
 from starter.settings import SAMPLE_PROGRAM
+from starter.temporal import data_converter
 from tests.helpers.journey import Journey
+from tests.helpers.payloads import decode_history
 from workflows.lead import LeadWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
@@ -83,9 +86,11 @@ SCENARIOS: dict[str, Callable[[Journey], Awaitable[None]]] = {
 @pytest.mark.skipif(not RECORD, reason="set LEADFLOW_RECORD_HISTORIES=1 to record")
 @pytest.mark.program(SAMPLE_PROGRAM)
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-async def test_record_history(name: str, lead: Journey) -> None:
+async def test_record_history(name: str, lead: Journey, payload_keys: DataKeyStore) -> None:
     await SCENARIOS[name](lead)
     history = await lead.handle.fetch_history()
+    # Saved in clear: the test's data keys die with it, and the replay needs none.
+    await decode_history(history, EncryptionCodec(payload_keys))
     HISTORIES.mkdir(exist_ok=True)
     (HISTORIES / f"{name}.json").write_text(history.to_json())
 
@@ -99,7 +104,8 @@ def test_every_scenario_has_a_saved_history() -> None:
 
 
 @pytest.mark.parametrize("path", _saved(), ids=lambda p: p.stem)
-async def test_saved_history_replays(path: Path) -> None:
+async def test_saved_history_replays(path: Path, payload_keys: DataKeyStore) -> None:
+    """Through the payload codec: histories recorded in clear decode unchanged."""
     history = WorkflowHistory.from_json(f"lead-{path.stem}", path.read_text())
-    replayer = Replayer(workflows=[LeadWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[LeadWorkflow], data_converter=data_converter(payload_keys))
     await replayer.replay_workflow(history)

@@ -1,0 +1,80 @@
+"""The Temporal payload codec: every payload Leadflow hands to Temporal, encrypted.
+
+Payloads of workflow `lead-<id>` (and of its activities) use that lead's data key; all others
+(safety cases, CRM webhooks, payloads without context) use the shared system key. Each
+encrypted payload's metadata names the encoding and the key id, so decoding needs no context,
+and payloads recorded before encryption (no such encoding) pass through unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Self
+
+from cryptography.exceptions import InvalidTag
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import (
+    ActivitySerializationContext,
+    PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
+)
+
+from leadflow_domain.payload_crypto import DataKeyStore, DataKeyUnavailable, seal, unseal
+
+ENCODING = b"binary/encrypted-aes256gcm"
+KEY_ID = "encryption-key-id"
+LEAD_WORKFLOW_PREFIX = "lead-"
+
+
+def lead_of(context: SerializationContext | None) -> str | None:
+    """The lead whose workflow a payload belongs to, if any."""
+    if isinstance(context, WorkflowSerializationContext | ActivitySerializationContext):
+        workflow_id = context.workflow_id or ""
+        if workflow_id.startswith(LEAD_WORKFLOW_PREFIX):
+            return workflow_id.removeprefix(LEAD_WORKFLOW_PREFIX) or None
+    return None
+
+
+class EncryptionCodec(PayloadCodec, WithSerializationContext):
+    """AES-256-GCM with the data key of the payload's lead (or the system key)."""
+
+    def __init__(self, keys: DataKeyStore, lead_id: str | None = None) -> None:
+        self.keys = keys
+        self.lead_id = lead_id
+
+    def with_context(self, context: SerializationContext) -> Self:
+        return type(self)(self.keys, lead_of(context))
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if not payloads:
+            return []
+        found = self.keys.cached_current_key(self.lead_id)
+        if found is None:
+            # A key not yet cached comes from the database: off the event loop.
+            found = await asyncio.to_thread(self.keys.current_key, self.lead_id)
+        key_id, key = found
+        return [
+            Payload(
+                metadata={"encoding": ENCODING, KEY_ID: key_id.encode()},
+                data=seal(key, payload.SerializeToString(), key_id.encode()),
+            )
+            for payload in payloads
+        ]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [await self._decode(payload) for payload in payloads]
+
+    async def _decode(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload  # recorded in clear (before encryption): left as it is
+        key_id = payload.metadata[KEY_ID].decode()
+        key = self.keys.cached_key(key_id)
+        if key is None:
+            key = await asyncio.to_thread(self.keys.key, key_id)
+        try:
+            return Payload.FromString(unseal(key, payload.data, key_id.encode()))
+        except InvalidTag:
+            # Never hand back garbage: name the key, say what failed.
+            raise DataKeyUnavailable(key_id, "does not decrypt this payload (altered?)") from None
