@@ -15,6 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from leadflow_domain.consent import email_hash, suppress
 from models.lead_state import lead_workflow_id
 from models.tables import ConsentRecord, CrmTask, Lead, OutboxMessage
+from starter.temporal import keys_of
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +66,8 @@ def _erase_from_crm_tasks(session: Session, lead_id: str) -> None:
 
 
 async def erase_lead(client: Client, db: Engine, lead_id: str, actor: str) -> None:
-    """Erase a lead's marketing data and end its workflow (safety cases are not touched)."""
+    """Erase a lead's marketing data, end its workflow and destroy its data key (safety cases
+    are not touched: they are kept for pharmacovigilance, under the system key)."""
     await asyncio.to_thread(erase_marketing_data, db, lead_id)
     handle = client.get_workflow_handle(lead_workflow_id(lead_id))
     try:
@@ -73,4 +75,8 @@ async def erase_lead(client: Client, db: Engine, lead_id: str, actor: str) -> No
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
-    log.info("lead erased", lead_id=lead_id, actor=actor)
+    # Crypto-shredding, once the workflow has ended (a running one could no longer decode its
+    # own tasks): every copy of the lead's payloads, in every history and backup, is unreadable.
+    keys = keys_of(client)
+    destroyed = await asyncio.to_thread(keys.destroy_lead_keys, lead_id) if keys else 0
+    log.info("lead erased", lead_id=lead_id, actor=actor, data_keys_destroyed=destroyed)

@@ -38,6 +38,12 @@ def with_payload_keys(client: Client, keys: DataKeyStore) -> Client:
     return Client(**config)
 
 
+def keys_of(client: Client) -> DataKeyStore | None:
+    """The data keys a client encrypts with; None for a client without Leadflow's codec."""
+    codec = client.data_converter.payload_codec
+    return codec.keys if isinstance(codec, EncryptionCodec) else None
+
+
 async def connect(settings: Settings, keys: DataKeyStore | None = None) -> Client:
     """Connect to the configured Temporal server."""
     return await Client.connect(

@@ -13,14 +13,17 @@ from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from leadflow_domain.consent import consent_records, suppression_reason
+from leadflow_domain.payload_crypto import DataKeyUnavailable
 from models.lead_state import lead_workflow_id
 from models.tables import Lead, ScreeningCase
 from starter.api import create_app
 from starter.cli import app as cli_app
+from starter.payload_codec import ENCODING
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.helpers.api import OPS_KEY, READ_ONLY_KEY, api_client, ops_keyring
 from tests.helpers.factories import event_payload
+from tests.helpers.payloads import history_payloads
 from tests.helpers.polling import eventually, wait_for_messages
 from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow
@@ -294,7 +297,7 @@ async def test_erasure_keeps_a_hashed_suppression_and_safety_records(
 
 @pytest.mark.usefixtures("worker")
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_erasure_takes_the_person_out_of_the_lead_s_crm_tasks(
+async def test_erasure_takes_the_person_out_of_crm_tasks_and_shreds_the_history(
     env: WorkflowEnvironment, settings: Settings, db: Engine
 ) -> None:
     ring = ops_keyring()
@@ -320,6 +323,14 @@ async def test_erasure_takes_the_person_out_of_the_lead_s_crm_tasks(
     assert [person[k] for k in ("email", "npi", "crm_id", "first_name", "last_name")] == [None] * 5
     assert person["lead_id"] == lead_id and task["context"]["why"]["rule_id"]  # the record stays
     assert email not in json.dumps(task)
+    # Crypto-shredding: the lead's history no longer decodes, every run of it.
+    history = await env.client.get_workflow_handle(lead_workflow_id(lead_id)).fetch_history()
+    sealed = [p for p in history_payloads(history) if p.metadata.get("encoding") == ENCODING]
+    assert sealed
+    codec = env.client.data_converter.payload_codec
+    assert codec is not None
+    with pytest.raises(DataKeyUnavailable, match="destroyed or unknown"):
+        await codec.decode(sealed[:1])
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -1,5 +1,5 @@
-"""Only tags, ids and numbers reach a lead's workflow history: every free-text property and
-every identifier stays at intake, whatever event type carries it."""
+"""Only tags, ids and numbers reach a lead's workflow history, even decrypted: every free-text
+property and every identifier stays at intake, whatever event type carries it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from models.events import EventType, LeadEvent, LeadEventIn, workflow_properties
 from tests.helpers.factories import event_payload
 from tests.helpers.journey import NewJourney
+from tests.helpers.payloads import decode_history
 
 FREE_TEXT = "Please call my office manager Janelle Quimby on 555-0100"
 QUERY_EMAIL = "dr.x@clinic.example"
@@ -73,6 +74,9 @@ async def test_a_journey_with_personal_data_everywhere_keeps_it_out_of_history(
     for event_type in sent:
         await lead.event(event_type.value, **FREE_PROPERTIES)
     history = await lead.handle.fetch_history()
+    codec = lead.env.client.data_converter.payload_codec
+    assert codec is not None  # the history is encrypted: read it as Leadflow can
+    await decode_history(history, codec)
     text = _decoded(history.to_json_dict())
     assert "CVT-EVD-200" in text or "page_viewed" in text  # the payloads were read
     identifiers = [lead.profile["email"], lead.profile["npi"], "Zebulon", "Quackenbush"]
