@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-SCOPES = ("events:write", "leads:read", "sales:act", "compliance:act")
+SCOPES = ("events:write", "leads:read", "sales:act", "compliance:act", "codec:decode")
 
 
 @dataclass(frozen=True)

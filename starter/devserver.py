@@ -62,6 +62,9 @@ class DevServer:
             str(settings.dev_server_port),
             "--ui-port",
             str(settings.dev_server_port + 1000),
+            # The UI decodes payloads through the API's codec endpoint (a `codec:decode` key).
+            "--ui-codec-endpoint",
+            f"{settings.resolved_public_url}/codec",
             "--db-filename",
             str((settings.data_dir / "temporal.db").resolve()),
             "--log-level",

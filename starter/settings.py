@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dev_server_port: int = 7233
+    temporal_ui_origin: str | None = Field(
+        default=None, description="a Temporal UI allowed to call /codec (the embedded one is)"
+    )
     signing_key: SecretStr | None = Field(
         default=None, description="signs unsubscribe links; unset = a key kept in the data dir"
     )
@@ -76,6 +79,15 @@ class Settings(BaseSettings):
     @property
     def resolved_smtp_host(self) -> str:
         return self.smtp_host or "127.0.0.1"
+
+    def temporal_ui_origins(self) -> frozenset[str]:
+        """Origins of the Temporal UI allowed to call the codec endpoint: the configured one,
+        and the embedded dev server's UI."""
+        origins = {self.temporal_ui_origin.rstrip("/")} if self.temporal_ui_origin else set()
+        if self.temporal_address is None:
+            port = self.dev_server_port + 1000
+            origins |= {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
+        return frozenset(origins)
 
     @property
     def resolved_public_url(self) -> str:

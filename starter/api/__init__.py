@@ -15,6 +15,7 @@ from models.db import connect_db, migrate
 from models.program import load_program
 from starter.api.errors import add_exception_handlers
 from starter.api.routes import (
+    codec,
     compliance,
     crm,
     events,
@@ -25,7 +26,7 @@ from starter.api.routes import (
     segment,
     unsubscribe,
 )
-from starter.auth import KeyRing
+from starter.auth import SCOPES, KeyRing
 from starter.settings import Settings
 from starter.temporal import connect
 
@@ -41,6 +42,7 @@ ROUTERS = (
     unsubscribe.router,
     segment.router,
     identity.router,
+    codec.router,
 )
 
 
@@ -50,7 +52,7 @@ def make_keyring(settings: Settings, extra: dict[str, str] | None = None) -> Key
     for api_key in settings.api_keys:
         ring.add(api_key.name, api_key.key.get_secret_value(), api_key.scopes)
     for name, secret in (extra or {}).items():
-        ring.add(name, secret, ("events:write", "leads:read", "sales:act", "compliance:act"))
+        ring.add(name, secret, SCOPES)  # `up`'s dev key may do everything
     return ring
 
 

@@ -86,6 +86,7 @@ def require(scope: str, *alternatives: str) -> Any:
 
 SalesKey = Annotated[KeyHolder, require("sales:act")]
 ComplianceKey = Annotated[KeyHolder, require("compliance:act")]
+CodecKey = Annotated[KeyHolder, require("codec:decode")]
 # Who may act on CRM tasks: sales, or compliance for medical-side tasks (checked per task).
 ActingKey = Annotated[KeyHolder, require("sales:act", "compliance:act")]
 

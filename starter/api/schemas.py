@@ -3,7 +3,7 @@ fit as they are)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -49,3 +49,10 @@ class RejectBody(BaseModel):
 class CloseBody(BaseModel):
     outcome: str = Field(min_length=1, max_length=200, description="e.g. won, lost, no_decision")
     note: str | None = Field(default=None, max_length=2000)
+
+
+class CodecPayloads(BaseModel):
+    """The codec-server protocol's body: payloads in protobuf JSON (`metadata` values and
+    `data` base64)."""
+
+    payloads: list[dict[str, Any]] = Field(max_length=10_000)
