@@ -56,18 +56,28 @@ def lead_decisions(lead_id: str, as_json: JsonOption = False) -> None:
 @app.command("history")
 def lead_history(lead_id: str, as_json: JsonOption = False) -> None:
     """The Temporal history of the lead's current run: every event, signal, timer, activity
-    and update, in order (`--json`: the raw history, as the Temporal UI exports it)."""
+    and update, in order (`--json`: the whole history as the Temporal UI exports it, its
+    payloads decoded)."""
     from temporalio.api.enums.v1 import EventType
 
-    found = on_lead(load_settings(), lead_id, lambda lead: lead.fetch_history())
-    if as_json:
-        print(found.to_json())
+    if as_json:  # decoded with the installation's keys (an erased lead's no longer decode)
+        print(on_lead(load_settings(), lead_id, _decoded_history).to_json())
         return
+    found = on_lead(load_settings(), lead_id, lambda lead: lead.fetch_history())
     for event in found.events:  # one line each, so it greps and pipes well
         kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
         when = f"{event.event_time.ToDatetime():%Y-%m-%d %H:%M:%S}"
         detail = _history_detail(event)
         console.print(f"{event.event_id:>5}  {when}  {kind:<44} {detail}", highlight=False)
+
+
+async def _decoded_history(lead: Any) -> Any:
+    from starter.payload_codec import EncryptionCodec, decode_history
+    from starter.temporal import payload_keys
+
+    history = await lead.fetch_history()
+    await decode_history(history, EncryptionCodec(payload_keys(load_settings())))
+    return history
 
 
 def _history_detail(event: Any) -> str:

@@ -18,12 +18,11 @@ from models.lead_state import lead_workflow_id
 from models.tables import Lead, ScreeningCase
 from starter.api import create_app
 from starter.cli import app as cli_app
-from starter.payload_codec import ENCODING
+from starter.payload_codec import ENCODING, history_payloads
 from starter.settings import Settings
 from starter.smtp_sink import SmtpSink
 from tests.helpers.api import OPS_KEY, READ_ONLY_KEY, api_client, ops_keyring
 from tests.helpers.factories import event_payload
-from tests.helpers.payloads import history_payloads
 from tests.helpers.polling import eventually, wait_for_messages
 from tests.helpers.worker import running_worker
 from workflows.lead import LeadWorkflow

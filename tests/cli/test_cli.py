@@ -4,6 +4,7 @@ and compliance reviews listed and decided."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import getpass
 import json
 from pathlib import Path
@@ -116,9 +117,11 @@ async def test_lead_history_lists_signals_activities_and_timers(lead: Journey) -
     assert shown.exit_code == 0, shown.output
     for expected in ("workflow_execution_started", "record_event", "load_program", "send_touch"):
         assert expected in shown.output
-    assert (
-        json.loads(raw.output)["events"][0]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
-    )
+    started = json.loads(raw.output)["events"][0]
+    assert started["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+    [lead_input] = started["workflowExecutionStartedEventAttributes"]["input"]["payloads"]
+    assert base64.b64decode(lead_input["metadata"]["encoding"]) == b"json/plain"  # decoded
+    assert lead.lead_id.encode() in base64.b64decode(lead_input["data"])
 
 
 async def test_simulate_shows_what_the_program_would_do_offline(tmp_path: Path) -> None:

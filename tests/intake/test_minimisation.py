@@ -7,9 +7,9 @@ import base64
 from typing import Any
 
 from models.events import EventType, LeadEvent, LeadEventIn, workflow_properties
+from starter.payload_codec import decode_history
 from tests.helpers.factories import event_payload
 from tests.helpers.journey import NewJourney
-from tests.helpers.payloads import decode_history
 
 FREE_TEXT = "Please call my office manager Janelle Quimby on 555-0100"
 QUERY_EMAIL = "dr.x@clinic.example"

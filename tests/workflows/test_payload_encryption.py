@@ -9,9 +9,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from leadflow_domain.payload_crypto import DataKeyStore, DataKeyUnavailable
-from starter.payload_codec import ENCODING, KEY_ID, EncryptionCodec
+from starter.payload_codec import ENCODING, KEY_ID, EncryptionCodec, history_payloads
 from tests.helpers.journey import Journey, NewJourney
-from tests.helpers.payloads import history_payloads
 
 EMAIL = "janelle.quimby@lakeshore-clinic.example"
 COMMENT = "Please call my office manager Janelle Quimby on 555-0100"

@@ -19,11 +19,10 @@ from temporalio.worker import Replayer
 
 from leadflow_domain.payload_crypto import DataKeyStore
 from models.routing import TaskAction
-from starter.payload_codec import EncryptionCodec
+from starter.payload_codec import EncryptionCodec, decode_history
 from starter.settings import SAMPLE_PROGRAM
 from starter.temporal import data_converter
 from tests.helpers.journey import Journey
-from tests.helpers.payloads import decode_history
 from workflows.lead import LeadWorkflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
