@@ -135,6 +135,12 @@ class DataKeyStore:
             self._keys.keep(key_id, key)
             return key
 
+    def lead_erased(self, lead_id: str) -> bool:
+        """Whether the lead's data keys were destroyed: it was erased."""
+        with self._lock, Session(self._schema()) as session:
+            rows = self._lead_rows(session, lead_id)
+        return bool(rows) and all(row.destroyed_at is not None for row in rows)
+
     def destroy_lead_keys(self, lead_id: str) -> int:
         """Destroy every data key of the lead (crypto-shredding); returns how many."""
         with self._lock, Session(self._schema()) as session:

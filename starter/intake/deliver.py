@@ -28,6 +28,7 @@ from starter.intake.prepare import (
     prepare,
     unless_delivered,
 )
+from starter.temporal import keys_of
 from workflows.lead import LeadWorkflow
 from workflows.safety_case import SafetyCaseWorkflow
 
@@ -117,6 +118,11 @@ class Intake:
         The event id is derived from the lead and the day, so a link clicked twice (or by a
         mail scanner and then the person) is one withdrawal.
         """
+        keys = keys_of(self.client)
+        if keys is not None and await asyncio.to_thread(keys.lead_erased, lead_id):
+            # Erased: nothing is kept or started for the person; the address stays suppressed.
+            log.info("unsubscribe link of an erased lead: nothing to do", lead_id=lead_id)
+            return
         now = datetime.now(UTC)
         # Built without validation: the recipient is known by the signed link, not by
         # identifiers.

@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
 from leadflow_domain.consent import consent_records, suppression_reason
 from leadflow_domain.payload_crypto import DataKeyUnavailable
+from leadflow_domain.tokens import unsubscribe_token
 from models.lead_state import lead_workflow_id
 from models.tables import Lead, ScreeningCase
 from starter.api import create_app
@@ -322,6 +324,13 @@ async def test_erasure_takes_the_person_out_of_crm_tasks_and_shreds_the_history(
     assert [person[k] for k in ("email", "npi", "crm_id", "first_name", "last_name")] == [None] * 5
     assert person["lead_id"] == lead_id and task["context"]["why"]["rule_id"]  # the record stays
     assert email not in json.dumps(task)
+    # An unsubscribe link followed after the erasure starts nothing.
+    token = unsubscribe_token(settings.resolved_signing_key(), lead_id)
+    async with api_client(app, OPS_KEY) as api:
+        clicked = await api.post("/v1/unsubscribe", params={"token": token})
+    assert clicked.status_code == 200
+    handle = env.client.get_workflow_handle(lead_workflow_id(lead_id))
+    assert (await handle.describe()).status == WorkflowExecutionStatus.TERMINATED
     # Crypto-shredding: the lead's history no longer decodes, every run of it.
     history = await env.client.get_workflow_handle(lead_workflow_id(lead_id)).fetch_history()
     sealed = [p for p in history_payloads(history) if p.metadata.get("encoding") == ENCODING]
