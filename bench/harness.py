@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from models.search import SEARCH_ATTRIBUTES
@@ -19,14 +20,15 @@ from starter.temporal import data_converter, payload_keys
 T = TypeVar("T")
 
 
-async def start_dev_server(directory: Path) -> WorkflowEnvironment:
+async def start_dev_server(directory: Path, *, encrypt: bool = True) -> WorkflowEnvironment:
     """An in-memory dev server with Leadflow's search attributes (shut it down when done); its
-    client encrypts payloads like the app's, with data keys kept under `directory`."""
+    client encrypts payloads like the app's, with data keys kept under `directory` (or, with
+    `encrypt=False`, leaves them clear, to measure what encryption costs)."""
     keys = payload_keys(
         Settings(database_url=f"sqlite:///{directory / 'payload-keys.db'}", data_dir=directory)
     )
     return await WorkflowEnvironment.start_local(
-        data_converter=data_converter(keys),
+        data_converter=data_converter(keys) if encrypt else pydantic_data_converter,
         dev_server_existing_path=temporal_binary(),
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",

@@ -335,7 +335,7 @@ async def main(args: argparse.Namespace) -> int:
     configure_logging(logging.WARNING)
     wall = time.perf_counter()
     directory = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    env = await start_dev_server(directory)
+    env = await start_dev_server(directory, encrypt=not args.no_codec)
     sink = SmtpSink("127.0.0.1", free_port())
     sink.start()
     settings = _settings(directory, sink)
@@ -390,4 +390,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--timeout", type=float, default=900, help="seconds per phase")
     parser.add_argument("--stall", type=float, default=60, help="seconds without progress")
+    parser.add_argument(
+        "--no-codec", action="store_true", help="payloads in clear (the codec's cost, by contrast)"
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -135,6 +135,6 @@ def print_footer(args: argparse.Namespace, notes: list[str], wall: float) -> Non
         "command: .venv/bin/python -m bench.lead_throughput "
         f"--single-events {args.single_events} --leads {args.leads} "
         f"--events-per-lead {args.events_per_lead} --concurrency {args.concurrency} "
-        f"--single-rate {args.single_rate:g}"
+        f"--single-rate {args.single_rate:g}{' --no-codec' if args.no_codec else ''}"
     )
     sys.stdout.flush()
