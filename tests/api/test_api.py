@@ -6,8 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -251,6 +252,7 @@ async def test_the_unsubscribe_link_in_an_email_stops_promotional_email(
 
 
 COMPLIANCE_KEY = "test-compliance-key"
+SALES_KEY = "test-sales-key"
 
 
 @pytest.mark.usefixtures("worker")
@@ -339,6 +341,59 @@ async def test_erasure_takes_the_person_out_of_crm_tasks_and_shreds_the_history(
     assert codec is not None
     with pytest.raises(DataKeyUnavailable, match="destroyed or unknown"):
         await codec.decode(sealed[:1])
+
+
+@pytest.mark.usefixtures("worker")
+async def test_after_erasure_no_table_holds_the_person(
+    env: WorkflowEnvironment, settings: Settings, db: Engine
+) -> None:
+    ring = ops_keyring()
+    ring.add("privacy.office", COMPLIANCE_KEY, ("compliance:act",))
+    ring.add("rep", SALES_KEY, ("sales:act",))
+    app = create_app(settings, client=env.client, db=db, keyring=ring)
+    person = {
+        **event_payload()["lead"],
+        "email": "quincy.vandermeer@northside-cardio.example",
+        "first_name": "Quincy",
+        "last_name": "Vandermeer",
+        "crm_id": "CRM-QV-77",
+    }
+    identifiers = [person[k] for k in ("email", "npi", "crm_id", "first_name", "last_name")]
+    async with api_client(app, OPS_KEY) as api:
+        lead_id = ""
+        for kind, properties in (
+            ("content_downloaded", {"asset_id": "CVT-EVD-200", "topics": ["evidence"]}),
+            ("consent_granted", {"channel": "email", "purpose": "promotional", "source": "form"}),
+            ("meeting_requested", {"comment": "call Quincy Vandermeer after 5"}),
+        ):
+            payload = event_payload(type=kind, properties=properties) | {"lead": person}
+            lead_id = (await _post(api, payload)).json()["lead_id"]
+        sales = {"Authorization": f"Bearer {SALES_KEY}"}
+        [task] = await eventually(
+            lambda: _json(api.get("/v1/crm/tasks", params={"lead_id": lead_id}))
+        )
+        accepted = await api.post(
+            f"/v1/crm/tasks/{task['task_id']}/accept",
+            json={"note": "Quincy prefers mornings"},
+            headers=sales,
+        )
+        assert accepted.status_code == 200, accepted.text
+        erased = await api.post(
+            f"/v1/leads/{lead_id}/erase", headers={"Authorization": f"Bearer {COMPLIANCE_KEY}"}
+        )
+        assert erased.status_code == 200
+
+    found = []
+    with db.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in connection.execute(sa.select(table)):
+                text = json.dumps([str(v) for v in row])
+                found += [(table.name, i) for i in [*identifiers, "Quincy"] if i in text]
+    assert found == []
+
+
+async def _json(response: Any) -> Any:
+    return (await response).json()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
