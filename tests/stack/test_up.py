@@ -22,21 +22,20 @@ from tests.helpers.programs import ProgramFactory
 
 pytestmark = pytest.mark.slow
 READY = "Leadflow is up: API "
-START_DEADLINE = 90.0
+START_DEADLINE = 120.0
 
 
 class UpProcess:
-    """A running `leadflow up`, with its output read line by line."""
+    """A running `leadflow up`, with its output read line by line; its log lines (stderr) go
+    to a file, so a chatty start can never fill a pipe nobody reads."""
 
     def __init__(self, env: dict[str, str]) -> None:
         leadflow = Path(sys.executable).parent / "leadflow"
-        self.process = subprocess.Popen(
-            [str(leadflow), "up"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self.log = Path(env["LEADFLOW_DATA_DIR"]).parent / f"up-{time.monotonic_ns()}.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [str(leadflow), "up"], env=env, stdout=subprocess.PIPE, stderr=log, text=True
+            )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -47,12 +46,25 @@ class UpProcess:
 
     def wait_ready(self) -> list[str]:
         """The lines printed up to and including the ready block."""
-        first = self.lines.get(timeout=START_DEADLINE)
+        first = self._next_line(START_DEADLINE)
         assert first.startswith(READY), f"first line was {first!r}"
         lines = [first]
         while not lines[-1].startswith("Press Ctrl-C"):
-            lines.append(self.lines.get(timeout=10))
+            lines.append(self._next_line(10))
         return lines
+
+    def _next_line(self, seconds: float) -> str:
+        """The next line printed; a failure names what the process logged if none came."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                return self.lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+        code = self.process.poll()
+        tail = self.log.read_text()[-3000:]
+        pytest.fail(f"leadflow up printed nothing more (exit code {code}); its log:\n{tail}")
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
