@@ -117,7 +117,10 @@ class Settings(BaseSettings):
                 path.touch(mode=0o600)
                 path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
             text = path.read_text().strip()
-        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        try:
+            key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except ValueError:
+            key = b""
         if len(key) != 32:
             # The message names the setting, never the value.
             raise ValueError("LEADFLOW_MASTER_KEY must be base64url of 32 bytes")

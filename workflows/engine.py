@@ -19,7 +19,7 @@ from models.lead_state import (
     Stage,
 )
 from models.program import Program
-from workflows import crm_task, scoring, stages
+from workflows import crm_task, scoring, sla, stages
 from workflows.checks import prop, rejection
 from workflows.compliance_hold import ComplianceHold
 from workflows.engagement import HIGH_INTENT, LeadEngagement, known_topics
@@ -331,7 +331,7 @@ class LeadEngine:
             times.append(self.state.pause.until)
         times.append(self.compliance.review_due_at())
         if self.routing_enabled:
-            times.append(self.handoff.next_due())
+            times.append(sla.next_due(self.state))
         pending = [t for t in times if t is not None]
         return min(pending) if pending else None
 

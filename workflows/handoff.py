@@ -103,36 +103,24 @@ class HandoffDesk:
             {"rule_id": order.rule_id, "rank": str(order.rank), "task_id": result.task_id},
         )
         if order.kind in COMMERCIAL_KINDS or order.kind is QueueKind.OPS_REVIEW:
-            self._own(order.queue, now, order.trigger, order.rule_id)
+            self._set_owner(order.queue, now, order.trigger, order.rule_id)
         if order.handoff and state.stage is Stage.MQL:
             self.engine.move_stage(now, order.trigger, Stage.HANDED_OFF, "handoff.task_created")
-        self._nurture_follows_tasks(now, order.trigger)
+        self.engine.replan(now, order.trigger)  # nurture stops or resumes with the open tasks
 
-    def _own(self, queue: str, now: datetime, trigger: str, rule_id: str) -> None:
+    def _set_owner(
+        self, queue: str | None, now: datetime, trigger: str, rule_id: str | None = None
+    ) -> None:
+        """Leads are owned by queues; every change of owner is a decision."""
         state = self.engine.state
         if state.owner_queue == queue:
             return
         before, state.owner_queue = state.owner_queue, queue
-        self.engine.decide(
-            now,
-            trigger,
-            "routing.owner",
-            f"owner {before or 'none'} -> {queue}",
-            {"from_queue": before or "", "to_queue": queue, "rule_id": rule_id},
-        )
-
-    def _nurture_follows_tasks(self, now: datetime, trigger: str) -> None:
-        self.engine.replan(now, trigger)  # nurture stops or resumes with the open tasks
-
-    # -- SLA -------------------------------------------------------------------------------
-
-    def next_due(self) -> datetime | None:
-        return sla.next_due(self.engine.state)
-
-    def record_breaches(self, now: datetime) -> list[tuple[OpenTask, RouteOrder]]:
-        """Tasks past their SLA, each with where it goes: the queue's escalation queue first,
-        ops review after that."""
-        return sla.record_breaches(self.engine, now)
+        inputs = {"from_queue": before or "", "to_queue": queue or ""}
+        if rule_id is not None:
+            inputs["rule_id"] = rule_id
+        owner = f"owner {before or 'none'} -> {queue or 'none'}"
+        self.engine.decide(now, trigger, "routing.owner", owner, inputs)
 
     def record_escalation(
         self,
@@ -233,15 +221,8 @@ class HandoffDesk:
         state = self.engine.state
         state.tasks = [t for t in state.tasks if t.task_id != task.task_id]
         if state.owner_queue == task.queue and not any(t.queue == task.queue for t in state.tasks):
-            before, state.owner_queue = state.owner_queue, None
-            self.engine.decide(
-                now,
-                trigger,
-                "routing.owner",
-                f"owner {before} -> none",
-                {"from_queue": before or "", "to_queue": ""},
-            )
-        self._nurture_follows_tasks(now, trigger)
+            self._set_owner(None, now, trigger)
+        self.engine.replan(now, trigger)  # nurture stops or resumes with the open tasks
 
     def _recycle(self, reason: str, now: datetime, trigger: str) -> None:
         """Back to nurture on the reason's track; each reason is counted, and only behaviour

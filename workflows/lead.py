@@ -241,11 +241,9 @@ class LeadWorkflow:
             outcome = engine.apply_event(event, workflow.now())
         except Exception as err:  # noqa: BLE001 - a bad event must never stall the lead
             outcome = engine.reject(event, workflow.now(), f"could not apply: {type(err).__name__}")
-            if self._routing:  # what it routed before it failed still gets its task
-                await self._tasks.dispatch_routes(engine)
-            return outcome
-        await self._record_review()
-        if self._routing:
+        else:
+            await self._record_review()
+        if self._routing:  # what an event routed gets its task, even if it failed afterwards
             await self._tasks.dispatch_routes(engine)
         return outcome
 

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         EnrichFactsResult,
         WebhookInput,
     )
+    from workflows import sla
     from workflows.activity_calls import execute
     from workflows.engine import LeadEngine
     from workflows.webhook import CrmWebhookWorkflow
@@ -54,7 +55,7 @@ class TaskDispatcher:
         and tells the queue's manager; the activity does both."""
         async with self._dispatching:
             desk = engine.handoff
-            for old, order in desk.record_breaches(workflow.now()):
+            for old, order in sla.record_breaches(engine, workflow.now()):
                 task = desk.task_input(order, workflow.now(), escalated_from=old)
                 result = await self._create_task(task)
                 desk.record_escalation(old, order, result, workflow.now())

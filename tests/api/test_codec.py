@@ -104,3 +104,11 @@ async def test_an_erased_lead_s_payload_is_refused_naming_the_destroyed_key(
     refused = await codec_api.post("/codec/decode", json=body)
     assert refused.status_code == 400
     assert f"data key {key_id} destroyed or unknown" in refused.json()["detail"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_malformed_payload_is_refused_naming_it(codec_api: httpx.AsyncClient) -> None:
+    body = {"payloads": [_payload("{}"), {"data": "not base64 !"}]}
+    refused = await codec_api.post("/codec/decode", json=body)
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("payloads.1: not a payload")

@@ -157,3 +157,12 @@ async def test_the_key_cache_is_bounded(another_process: Store) -> None:
     ]
     assert small.cached_keys == 2
     assert await codec.decode(encrypted) == [_payload()] * 5
+
+
+@pytest.mark.parametrize("value", ["short", "not*base64*at*all=", "A" * 45])
+def test_a_bad_master_key_is_refused_naming_the_setting_not_the_value(
+    value: str, tmp_path: Path
+) -> None:
+    settings = Settings(master_key=value, data_dir=tmp_path)
+    with pytest.raises(ValueError, match="^LEADFLOW_MASTER_KEY must be base64url of 32 bytes$"):
+        settings.resolved_master_key()

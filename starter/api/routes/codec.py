@@ -5,12 +5,12 @@ lead) is answered 400 naming the key, never decoded."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.client import Client
 
 from leadflow_domain.payload_crypto import DataKeyUnavailable
 from starter.api.deps import ClientDep, CodecKey
@@ -32,8 +32,7 @@ async def encode(
     body: CodecPayloads, request: Request, response: Response, client: ClientDep, _: CodecKey
 ) -> CodecPayloads:
     """Encrypt payloads (no workflow context: the system data key)."""
-    codec = _codec(client.data_converter.payload_codec)
-    return await _convert(codec.encode, body, request, response)
+    return await _convert("encode", body, request, response, client)
 
 
 @router.post("/decode", response_model=CodecPayloads)
@@ -41,26 +40,35 @@ async def decode(
     body: CodecPayloads, request: Request, response: Response, client: ClientDep, _: CodecKey
 ) -> CodecPayloads:
     """Decrypt payloads with the data keys they name; clear payloads come back unchanged."""
-    codec = _codec(client.data_converter.payload_codec)
-    return await _convert(codec.decode, body, request, response)
-
-
-def _codec(codec: PayloadCodec | None) -> PayloadCodec:
-    if codec is None:
-        raise HTTPException(503, "this API runs without the payload codec")
-    return codec
+    return await _convert("decode", body, request, response, client)
 
 
 async def _convert(
-    convert: Any, body: CodecPayloads, request: Request, response: Response
+    operation: Literal["encode", "decode"],
+    body: CodecPayloads,
+    request: Request,
+    response: Response,
+    client: Client,
 ) -> CodecPayloads:
-    response.headers.update(_cors(request))
-    payloads = [json_format.ParseDict(p, Payload()) for p in body.payloads]
+    codec = client.data_converter.payload_codec
+    if codec is None:
+        raise HTTPException(503, "this API runs without the payload codec")
+    cors = _cors(request)
+    response.headers.update(cors)
+    payloads = [_payload(index, raw, cors) for index, raw in enumerate(body.payloads)]
     try:
-        converted = await convert(payloads)
+        converted = await getattr(codec, operation)(payloads)
     except DataKeyUnavailable as err:
-        raise HTTPException(400, str(err), headers=_cors(request)) from err
+        raise HTTPException(400, str(err), headers=cors) from err
     return CodecPayloads(payloads=[json_format.MessageToDict(p) for p in converted])
+
+
+def _payload(index: int, raw: dict[str, Any], cors: dict[str, str]) -> Payload:
+    try:
+        return json_format.ParseDict(raw, Payload())
+    except json_format.ParseError as err:
+        message = f"payloads.{index}: not a payload (metadata and data in base64): {err}"
+        raise HTTPException(422, message, headers=cors) from err
 
 
 def _cors(request: Request) -> dict[str, str]:
