@@ -314,6 +314,9 @@ class ReviewRecordResult(BaseModel):
     status: str
 
 
+LEAD_WORKFLOW_PREFIX = "lead-"
+
+
 def lead_workflow_id(lead_id: str) -> str:
     """The lead's workflow id: `lead-` and the opaque lead id, never a name, email or NPI."""
-    return f"lead-{lead_id}"
+    return LEAD_WORKFLOW_PREFIX + lead_id

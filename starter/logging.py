@@ -29,7 +29,6 @@ PERSONAL_FIELDS = frozenset(
         "comment",
         "text",
         "note",
-        "reason_text",
         "recipient",
     }
 )

@@ -24,10 +24,10 @@ from temporalio.converter import (
 )
 
 from leadflow_domain.payload_crypto import DataKeyStore, DataKeyUnavailable, seal, unseal
+from models.lead_state import LEAD_WORKFLOW_PREFIX
 
 ENCODING = b"binary/encrypted-aes256gcm"
 KEY_ID = "encryption-key-id"
-LEAD_WORKFLOW_PREFIX = "lead-"
 
 
 def lead_of(context: SerializationContext | None) -> str | None:
@@ -71,13 +71,15 @@ class EncryptionCodec(PayloadCodec, WithSerializationContext):
     async def _decode(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
             return payload  # recorded in clear (before encryption): left as it is
-        key_id = payload.metadata[KEY_ID].decode()
+        key_id = payload.metadata.get(KEY_ID, b"").decode()
+        if not key_id:
+            raise DataKeyUnavailable("(none)", "named: metadata.encryption-key-id is missing")
         key = self.keys.cached_key(key_id)
         if key is None:
             key = await asyncio.to_thread(self.keys.key, key_id)
         try:
             return Payload.FromString(unseal(key, payload.data, key_id.encode()))
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # altered, or cut short (no room for the nonce)
             # Never hand back garbage: name the key, say what failed.
             raise DataKeyUnavailable(key_id, "does not decrypt this payload (altered?)") from None
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from starter.auth import SCOPES
 from starter.cli.connections import load_settings, open_database
 from starter.cli.output import JsonOption, console, fail, print_records
 
@@ -16,9 +17,7 @@ app = typer.Typer(help="API keys (stored hashed).")
 @app.command("create")
 def key_create(
     name: Annotated[str, typer.Option(help="who uses the key; recorded as the actor")],
-    scope: Annotated[
-        list[str], typer.Option(help="events:write, leads:read, sales:act, compliance:act")
-    ],
+    scope: Annotated[list[str], typer.Option(help=", ".join(SCOPES))],
 ) -> None:
     """Create a key; it is printed once and only its hash is kept."""
     from starter.keys import KeyRequestError, create_key

@@ -112,3 +112,20 @@ async def test_a_malformed_payload_is_refused_naming_it(codec_api: httpx.AsyncCl
     refused = await codec_api.post("/codec/decode", json=body)
     assert refused.status_code == 422
     assert refused.json()["detail"].startswith("payloads.1: not a payload")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_cut_or_unnamed_ciphertext_is_refused_not_a_500(
+    codec_api: httpx.AsyncClient,
+) -> None:
+    sealed = base64.b64encode(ENCODING).decode()
+    cut = {"metadata": {"encoding": sealed}, "data": base64.b64encode(b"short").decode()}
+    refused = await codec_api.post("/codec/decode", json={"payloads": [cut]})
+    assert refused.status_code == 400
+    assert "encryption-key-id is missing" in refused.json()["detail"]
+    [good] = (await codec_api.post("/codec/encode", json={"payloads": [_payload("{}")]})).json()[
+        "payloads"
+    ]
+    good["data"] = base64.b64encode(b"short").decode()
+    refused = await codec_api.post("/codec/decode", json={"payloads": [good]})
+    assert refused.status_code == 400 and "does not decrypt" in refused.json()["detail"]
