@@ -61,7 +61,7 @@ class DevServer:
             "--port",
             str(settings.dev_server_port),
             "--ui-port",
-            str(settings.dev_server_port + 1000),
+            str(settings.temporal_ui_port),
             # The UI decodes payloads through the API's codec endpoint (a `codec:decode` key).
             "--ui-codec-endpoint",
             f"{settings.resolved_public_url}/codec",

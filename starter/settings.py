@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         and the embedded dev server's UI."""
         origins = {self.temporal_ui_origin.rstrip("/")} if self.temporal_ui_origin else set()
         if self.temporal_address is None:
-            port = self.dev_server_port + 1000
+            port = self.temporal_ui_port
             origins |= {f"http://127.0.0.1:{port}", f"http://localhost:{port}"}
         return frozenset(origins)
 
@@ -128,4 +128,9 @@ class Settings(BaseSettings):
 
     @property
     def temporal_ui_url(self) -> str:
-        return f"http://127.0.0.1:{self.dev_server_port + 1000}"
+        return f"http://127.0.0.1:{self.temporal_ui_port}"
+
+    @property
+    def temporal_ui_port(self) -> int:
+        """The embedded dev server's web UI: its port + 1000."""
+        return self.dev_server_port + 1000

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from leadflow_domain.payload_crypto import DataKeyStore
 from models.db import connect_db, migrate
 from models.program import load_program
 from starter.api.errors import add_exception_handlers
@@ -90,5 +91,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.db = connect_db(state.settings.resolved_database_url)
         await asyncio.to_thread(migrate, state.db)
     if state.client is None:
-        state.client = await connect(state.settings)
+        # The data keys live in the database just connected: no second engine for them.
+        keys = DataKeyStore(state.db, state.settings.resolved_master_key())
+        state.client = await connect(state.settings, keys)
     yield
